@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+/**
+ * The `vae` command. Each package contributes its subcommands as yargs command modules;
+ * this file only collects them.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { trainCommand, evaluateCommand } from '@vae/train';
+
+await yargs(hideBin(process.argv))
+  .scriptName('vae')
+  .usage('$0 <command> [options]\n\nTrain a VAE with TensorFlow.js, export it to ONNX, run it anywhere.')
+  .command(trainCommand)
+  .command(evaluateCommand)
+  .demandCommand(1, 'Name a command; see the list above.')
+  .strict()
+  .recommendCommands()
+  .help()
+  .alias('h', 'help')
+  .version(false)
+  .wrap(Math.min(110, process.stdout.columns || 110))
+  .fail((message, error, y) => {
+    if (error && !message?.startsWith('--')) {
+      // A runtime failure inside a command: the message says what went wrong.
+      console.error(`error: ${error.message}`);
+      process.exit(1);
+    }
+    // A usage error (unknown flag, bad value): show the relevant help, exit 2.
+    y.showHelp('error');
+    console.error(`\nerror: ${message ?? error?.message}`);
+    process.exit(2);
+  })
+  .parseAsync();

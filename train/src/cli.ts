@@ -1,0 +1,122 @@
+/**
+ * The `vae train` and `vae evaluate` subcommands, as yargs command modules. The `vae`
+ * binary (package `pipeline`) collects the subcommands of every package.
+ */
+import { SingleBar } from 'cli-progress';
+import { join } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { BACKEND_CHOICES, type BackendChoice } from './backend.js';
+import { PAPER_DEFAULTS } from './config.js';
+import type { DatasetName } from './data/datasets.js';
+import { evaluateRun, formatTable1 } from './evaluate.js';
+import { train, type EpochRecord, type LossMeans } from './train.js';
+
+const fmt = (m: LossMeans) => `bce ${m.bce.toFixed(2)} kl ${m.kl.toFixed(2)} total ${m.total.toFixed(2)}`;
+
+interface TrainArgs {
+  out?: string; dataset: DatasetName; 'data-dir'?: string; latent: number; hidden: number[]; beta: number;
+  lr: number; 'batch-size': number; epochs?: number; seed: number; backend: BackendChoice; threads: number;
+  'train-limit'?: number; resume: boolean;
+}
+
+export const trainCommand: CommandModule<object, TrainArgs> = {
+  command: 'train',
+  describe: 'Train the VAE on MNIST (or Fashion-MNIST); writes a run directory with config, log and checkpoint',
+  builder: (y: Argv) =>
+    y
+      .usage('$0 train [options]\n\nTrains the paper\'s MLP VAE. Defaults are the paper\'s: n = 64, beta = 1, Adam lr 1e-4, batch 256, 300 epochs.\nCtrl-C saves a checkpoint and exits; continue with --resume.')
+      .option('out', { type: 'string', describe: 'Run directory [default: runs/<dataset>-n<latent>-beta<beta>]' })
+      .option('dataset', { choices: ['mnist', 'fashion-mnist'] as const, default: PAPER_DEFAULTS.dataset, describe: 'Training data' })
+      .option('data-dir', { type: 'string', describe: 'Folder with the four IDX files (else $VAE_DATA_DIR, ../shared/datasets, the download cache)' })
+      .option('latent', { alias: 'n', type: 'number', default: PAPER_DEFAULTS.model.latentSize, describe: 'Latent dimension n' })
+      .option('hidden', { type: 'array', number: true, default: PAPER_DEFAULTS.model.hiddenSizes, describe: 'Hidden layer sizes (decoder mirrors them)' })
+      .option('beta', { type: 'number', default: PAPER_DEFAULTS.beta, describe: 'KL weight: loss = BCE + beta * KL' })
+      .option('lr', { type: 'number', default: PAPER_DEFAULTS.learningRate, describe: 'Adam learning rate' })
+      .option('batch-size', { type: 'number', default: PAPER_DEFAULTS.batchSize, describe: 'Images per step' })
+      .option('epochs', { type: 'number', describe: `Epochs to train to [default: ${PAPER_DEFAULTS.epochs}, or the run's own with --resume]` })
+      .option('seed', { type: 'number', default: PAPER_DEFAULTS.seed, describe: 'Seed for init, shuffling and noise' })
+      .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'tfjs backend; auto = tfjs-node-gpu > tfjs-node > wasm > cpu' })
+      .option('threads', { type: 'number', default: 1, describe: 'Worker threads for data-parallel training (wasm backend only)' })
+      .option('train-limit', { type: 'number', describe: 'Use only the first N training images (quick runs)' })
+      .option('resume', { type: 'boolean', default: false, describe: 'Continue the run in --out from its checkpoint' })
+      .check((a) => {
+        if (a.resume && !a.out) throw new Error('--resume needs --out RUN_DIR, the run to continue');
+        const positiveInts = { latent: a.latent, 'batch-size': a['batch-size'], epochs: a.epochs, threads: a.threads, 'train-limit': a['train-limit'] };
+        for (const [flag, v] of Object.entries(positiveInts)) {
+          if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new Error(`--${flag} must be a positive integer, got ${v}`);
+        }
+        if (!a.hidden.every((h) => Number.isInteger(h) && h > 0)) throw new Error(`--hidden must be positive integers, e.g. --hidden 256 256, got ${a.hidden.join(' ')}`);
+        if (!(a.beta >= 0 && Number.isFinite(a.beta))) throw new Error(`--beta must be a number >= 0, got ${a.beta}`);
+        if (!(a.lr > 0 && Number.isFinite(a.lr))) throw new Error(`--lr must be a number > 0, got ${a.lr}`);
+        if (!(Number.isInteger(a.seed) && a.seed >= 0 && a.seed < 2 ** 32)) throw new Error(`--seed must be an integer in [0, 2^32), got ${a.seed}`);
+        return true;
+      }) as unknown as Argv<TrainArgs>,
+  handler: async (a) => {
+    const outDir = a.out ?? join('runs', `${a.dataset}-n${a.latent}-beta${a.beta}`);
+    const controller = new AbortController();
+    const onSigint = () => {
+      if (controller.signal.aborted) process.exit(130);
+      controller.abort();
+      bar?.stop();
+      console.error('\nstopping: saving a checkpoint after this step (Ctrl-C again to quit without saving)');
+    };
+    process.on('SIGINT', onSigint);
+    const interactive = Boolean(process.stderr.isTTY);
+    let bar: SingleBar | undefined;
+    const started = performance.now();
+    try {
+      const result = await train({
+        outDir, dataset: a.dataset, dataDir: a['data-dir'], latentSize: a.latent, hiddenSizes: a.hidden,
+        beta: a.beta, learningRate: a.lr, batchSize: a['batch-size'], epochs: a.epochs, seed: a.seed,
+        backend: a.backend, threads: a.threads, trainLimit: a['train-limit'], resume: a.resume,
+        signal: controller.signal,
+        onBackend: (b) => console.log(`backend: ${b.description}`),
+        onProgress: (p) => {
+          if (!interactive || controller.signal.aborted) return;
+          if (!bar) {
+            bar = new SingleBar({
+              format: 'epoch {ep} |{bar}| {value}/{total} steps | loss {loss} | {ips} img/s | ETA {eta_formatted}',
+              hideCursor: true, etaBuffer: 50,
+            });
+            bar.start(p.steps, 0, { ep: '', loss: '', ips: '' });
+          }
+          if (p.step === 1) bar.setTotal(p.steps);
+          bar.update(p.step, { ep: `${p.epoch}/${p.epochs}`, loss: p.loss.toFixed(2), ips: p.imagesPerSec.toFixed(0) });
+        },
+        onEpoch: (r: EpochRecord) => {
+          bar?.stop();
+          bar = undefined;
+          console.log(`epoch ${r.epoch}: train ${fmt(r.train)} | test ${fmt(r.test)} | ${r.seconds.toFixed(1)} s, ${r.imagesPerSec.toFixed(0)} img/s`);
+        },
+      });
+      if (result.interrupted) {
+        console.log(`checkpoint saved in ${outDir} after ${result.epochsDone} complete epochs; continue with: vae train --resume --out ${outDir}`);
+        process.exitCode = 130;
+      } else {
+        console.log(`done: ${result.epochsDone} epochs in ${((performance.now() - started) / 1000).toFixed(1)} s; run directory ${outDir}`);
+      }
+    } finally {
+      bar?.stop();
+      process.off('SIGINT', onSigint);
+    }
+  },
+};
+
+interface EvaluateArgs { runs: string[]; backend: BackendChoice; 'data-dir'?: string; json: boolean }
+
+export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
+  command: 'evaluate <runs..>',
+  describe: 'Full-test-set BCE, KL and total of trained runs, as rows of the paper\'s Table 1',
+  builder: (y: Argv) =>
+    y
+      .positional('runs', { type: 'string', array: true, demandOption: true, describe: 'Run directories written by vae train' })
+      .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'tfjs backend' })
+      .option('data-dir', { type: 'string', describe: 'Folder with the IDX files' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print JSON instead of a table' }) as unknown as Argv<EvaluateArgs>,
+  handler: async (a) => {
+    const rows = [];
+    for (const run of a.runs) rows.push(await evaluateRun(run, { backend: a.backend, dataDir: a['data-dir'] }));
+    if (a.json) console.log(JSON.stringify(rows, null, 2));
+    else console.log(formatTable1(rows) + `\n\n(${rows[0]?.images ?? 0} test images, ${rows[0]?.backend ?? ''})`);
+  },
+};

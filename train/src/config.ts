@@ -1,0 +1,42 @@
+/** The configuration of a training run: everything needed to reproduce it. */
+import type { VaeConfig } from './model.js';
+import type { DatasetName } from './data/datasets.js';
+
+export interface RunConfig {
+  dataset: DatasetName;
+  model: VaeConfig;
+  /** Weight of the KL term: total = BCE + beta * KL. */
+  beta: number;
+  learningRate: number;
+  batchSize: number;
+  epochs: number;
+  seed: number;
+  /** Use only the first N training images (for quick runs and tests); undefined = all. */
+  trainLimit?: number;
+  /** Worker threads for data-parallel training on the wasm backend (1 = this thread). */
+  threads: number;
+}
+
+/** The paper's setup: n = 64, beta = 1, Adam lr 1e-4, batch 256, 300 epochs. */
+export const PAPER_DEFAULTS: Omit<RunConfig, 'threads'> = {
+  dataset: 'mnist',
+  model: { inputSize: 784, hiddenSizes: [256, 256], latentSize: 64 },
+  beta: 1,
+  learningRate: 1e-4,
+  batchSize: 256,
+  epochs: 300,
+  seed: 0,
+};
+
+export function validateRunConfig(c: RunConfig): void {
+  const positiveInt = (name: string, v: number | undefined) => {
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  };
+  positiveInt('batch size', c.batchSize);
+  positiveInt('epochs', c.epochs);
+  positiveInt('threads', c.threads);
+  positiveInt('train limit', c.trainLimit);
+  if (!(Number.isInteger(c.seed) && c.seed >= 0 && c.seed < 2 ** 32)) throw new RangeError(`seed must be an integer in [0, 2^32), got ${c.seed}`);
+  if (!(c.beta >= 0 && Number.isFinite(c.beta))) throw new RangeError(`beta must be a finite number >= 0, got ${c.beta}`);
+  if (!(c.learningRate > 0 && Number.isFinite(c.learningRate))) throw new RangeError(`learning rate must be a finite number > 0, got ${c.learningRate}`);
+}

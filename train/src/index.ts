@@ -1,0 +1,16 @@
+/** @vae/train: MNIST loading and VAE training with TensorFlow.js. */
+export { selectBackend, BACKEND_CHOICES, type BackendChoice, type BackendInfo } from './backend.js';
+export { installFastWasmMatMul } from './wasm-matmul.js';
+export { loadDataset, resolveDataDir, DATASETS, type Dataset, type DatasetName } from './data/datasets.js';
+export { readIdxFile, parseIdx, DataError, type IdxArray } from './data/idx.js';
+export {
+  createVae, encode, decode, decodeLogits, namedLayers, variables, disposeVae, PAPER_MODEL,
+  type VaeConfig, type VaeModel, type Dense,
+} from './model.js';
+export { vaeLoss, bceWithLogitsPerImage, klPerImage, type LossTerms } from './loss.js';
+export { Adam } from './adam.js';
+export { PAPER_DEFAULTS, type RunConfig } from './config.js';
+export { train, testNoise, CHECKPOINT_FILE, type TrainOptions, type TrainResult, type EpochRecord, type StepProgress, type LossMeans } from './train.js';
+export { loadCheckpoint, saveCheckpoint, type Checkpoint, type Progress } from './checkpoint.js';
+export { evaluateRun, loadTrainedModel, formatTable1, type Evaluation, type TrainedRun } from './evaluate.js';
+export { trainCommand, evaluateCommand } from './cli.js';

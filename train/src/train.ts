@@ -1,0 +1,235 @@
+/**
+ * The training loop. Reads top to bottom: resolve the config, pick a backend, load data,
+ * build the model, then epochs of shuffled mini-batches with a test evaluation and an
+ * atomic checkpoint after each one.
+ *
+ * Reproducibility: the shuffle of epoch e and the noise of step s are derived from
+ * (seed, e, s) alone, and the optimizer's state is checkpointed, so a run that stops and
+ * resumes computes exactly what an uninterrupted run computes on the same backend.
+ */
+import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { selectBackend, type BackendChoice, type BackendInfo } from './backend.js';
+import { loadCheckpoint, saveCheckpoint, type Progress } from './checkpoint.js';
+import { PAPER_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
+import { loadDataset, type Dataset } from './data/datasets.js';
+import { createVae, validateConfig } from './model.js';
+import { createParallelTrainer } from './parallel.js';
+import { deriveSeed, permutation, standardNormal } from './random.js';
+import { LocalTrainer, type LossSums, type Trainer } from './step.js';
+
+/** Per-image means of a loss sum, in nats. */
+export interface LossMeans { bce: number; kl: number; total: number }
+
+export interface EpochRecord {
+  epoch: number;
+  train: LossMeans;
+  test: LossMeans;
+  /** Wall-clock seconds of this epoch (training + test evaluation). */
+  seconds: number;
+  imagesPerSec: number;
+}
+
+export interface StepProgress {
+  epoch: number; // 1-based, the epoch being trained
+  epochs: number;
+  step: number; // 1-based within the epoch
+  steps: number;
+  /** Running mean of the total loss over this epoch so far. */
+  loss: number;
+  imagesPerSec: number;
+}
+
+export interface TrainOptions extends Partial<Omit<RunConfig, 'model'>> {
+  /** Run directory: config.json, log.jsonl, checkpoint.bin, metrics.json. */
+  outDir: string;
+  latentSize?: number;
+  hiddenSizes?: number[];
+  dataDir?: string;
+  backend?: BackendChoice;
+  /** Continue the run in `outDir` from its checkpoint (epochs may be raised). */
+  resume?: boolean;
+  /** Aborting saves a checkpoint after the current step and returns. */
+  signal?: AbortSignal;
+  onBackend?: (info: BackendInfo) => void;
+  onProgress?: (p: StepProgress) => void;
+  onEpoch?: (r: EpochRecord) => void;
+}
+
+export interface TrainResult {
+  outDir: string;
+  config: RunConfig;
+  backend: string;
+  epochsDone: number;
+  interrupted: boolean;
+  history: EpochRecord[];
+}
+
+export const CHECKPOINT_FILE = 'checkpoint.bin';
+/**
+ * The noise for evaluating `count` test images: the same every epoch and in `vae evaluate`,
+ * so numbers are compared on equal terms.
+ */
+export function testNoise(config: RunConfig, count: number): Float32Array {
+  return standardNormal(count * config.model.latentSize, deriveSeed(config.seed, 0xffffffff));
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { outDir } = options;
+  const checkpointPath = join(outDir, CHECKPOINT_FILE);
+
+  // 1. The config: new, or the checkpoint's (with more epochs if asked).
+  let config: RunConfig;
+  let progress: Progress = { epoch: 0, stepInEpoch: 0, partial: { bce: 0, kl: 0, count: 0 }, seconds: 0 };
+  const resumed = options.resume ? await loadCheckpoint(checkpointPath) : undefined;
+  if (resumed) {
+    config = { ...resumed.config, epochs: options.epochs ?? resumed.config.epochs };
+    progress = resumed.progress;
+  } else {
+    if (existsSync(checkpointPath)) {
+      throw new Error(`${outDir} already holds a training run: pass --resume to continue it, or choose another --out`);
+    }
+    config = {
+      dataset: options.dataset ?? PAPER_DEFAULTS.dataset,
+      model: {
+        inputSize: PAPER_DEFAULTS.model.inputSize,
+        hiddenSizes: options.hiddenSizes ?? PAPER_DEFAULTS.model.hiddenSizes,
+        latentSize: options.latentSize ?? PAPER_DEFAULTS.model.latentSize,
+      },
+      beta: options.beta ?? PAPER_DEFAULTS.beta,
+      learningRate: options.learningRate ?? PAPER_DEFAULTS.learningRate,
+      batchSize: options.batchSize ?? PAPER_DEFAULTS.batchSize,
+      epochs: options.epochs ?? PAPER_DEFAULTS.epochs,
+      seed: options.seed ?? PAPER_DEFAULTS.seed,
+      threads: options.threads ?? 1,
+      ...(options.trainLimit ? { trainLimit: options.trainLimit } : {}),
+    };
+  }
+  validateRunConfig(config);
+  validateConfig(config.model);
+
+  // 2. Backend and data.
+  const backend = await selectBackend(options.backend ?? 'auto');
+  options.onBackend?.(backend);
+  const [trainSet, testSet] = await Promise.all([
+    loadDataset({ dataset: config.dataset, dataDir: options.dataDir, split: 'train' }),
+    loadDataset({ dataset: config.dataset, dataDir: options.dataDir, split: 'test' }),
+  ]);
+  const trainCount = Math.min(config.trainLimit ?? trainSet.count, trainSet.count);
+  const pixels = trainSet.rows * trainSet.cols;
+  if (pixels !== config.model.inputSize) {
+    throw new Error(`dataset ${config.dataset} has ${pixels} pixels per image, the model expects ${config.model.inputSize}`);
+  }
+
+  await mkdir(outDir, { recursive: true });
+  if (!resumed) await writeJsonAtomic(join(outDir, 'config.json'), { ...config, data: describeData(trainSet, testSet) });
+  await trimLog(join(outDir, 'log.jsonl'), progress.epoch);
+
+  // 3. Model and trainer (this thread, or worker threads averaging gradients).
+  const trainer: Trainer =
+    config.threads > 1 && backend.name === 'wasm'
+      ? await createParallelTrainer(config)
+      : new LocalTrainer(createVae(config.model, config.seed), config.beta, config.learningRate);
+  if (resumed) await trainer.setState(resumed.state);
+
+  const { batchSize, model } = config;
+  const noiseForTest = testNoise(config, testSet.count);
+  const steps = Math.ceil(trainCount / batchSize);
+  const batch = new Float32Array(batchSize * pixels);
+  const history: EpochRecord[] = [];
+  let interrupted = false;
+
+  try {
+    epochs: for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
+      const order = permutation(trainCount, deriveSeed(config.seed, epoch));
+      const sums: LossSums = { ...progress.partial };
+      const started = performance.now();
+      let imagesThisSession = 0;
+      for (let step = progress.stepInEpoch; step < steps; step++) {
+        if (options.signal?.aborted) {
+          progress = { epoch, stepInEpoch: step, partial: sums, seconds: progress.seconds + (performance.now() - started) / 1000 };
+          interrupted = true;
+          break epochs;
+        }
+        const rows = Math.min(batchSize, trainCount - step * batchSize);
+        for (let r = 0; r < rows; r++) {
+          const i = order[step * batchSize + r];
+          batch.set(trainSet.images.subarray(i * pixels, (i + 1) * pixels), r * pixels);
+        }
+        const eps = standardNormal(rows * model.latentSize, deriveSeed(config.seed, epoch, step));
+        const s = await trainer.trainStep(batch.subarray(0, rows * pixels), eps);
+        sums.bce += s.bce; sums.kl += s.kl; sums.count += s.count;
+        imagesThisSession += rows;
+        options.onProgress?.({
+          epoch: epoch + 1, epochs: config.epochs, step: step + 1, steps,
+          loss: (sums.bce + config.beta * sums.kl) / sums.count,
+          imagesPerSec: imagesThisSession / ((performance.now() - started) / 1000),
+        });
+      }
+      const trainSeconds = (performance.now() - started) / 1000;
+      const test = await trainer.evaluate(testSet.images, noiseForTest);
+      const seconds = (performance.now() - started) / 1000;
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        train: means(sums, config.beta),
+        test: means(test, config.beta),
+        seconds,
+        imagesPerSec: imagesThisSession / trainSeconds,
+      };
+      // Log first, then checkpoint: a crash in between is repaired by trimLog on resume.
+      await appendFile(join(outDir, 'log.jsonl'), JSON.stringify(record) + '\n');
+      progress = { epoch: epoch + 1, stepInEpoch: 0, partial: { bce: 0, kl: 0, count: 0 }, seconds: progress.seconds + seconds };
+      await saveCheckpoint(checkpointPath, { config, progress, state: await trainer.getState() });
+      history.push(record);
+      options.onEpoch?.(record);
+    }
+    if (interrupted) {
+      await saveCheckpoint(checkpointPath, { config, progress, state: await trainer.getState() });
+    } else {
+      const last = history.at(-1) ?? (await lastLoggedEpoch(join(outDir, 'log.jsonl')));
+      await writeJsonAtomic(join(outDir, 'metrics.json'), {
+        dataset: config.dataset, latentSize: model.latentSize, beta: config.beta,
+        epochs: progress.epoch, backend: backend.description, trainSeconds: progress.seconds,
+        train: last?.train, test: last?.test,
+      });
+    }
+  } finally {
+    await trainer.dispose();
+  }
+  return { outDir, config, backend: backend.description, epochsDone: progress.epoch, interrupted, history };
+}
+
+export function means(s: LossSums, beta: number): LossMeans {
+  const bce = s.bce / s.count;
+  const kl = s.kl / s.count;
+  return { bce, kl, total: bce + beta * kl };
+}
+
+function describeData(train: Dataset, test: Dataset) {
+  return { dir: train.dir, train: train.sha256, test: test.sha256 };
+}
+
+/** Keeps only the log lines of epochs the checkpoint holds (a crash may leave one extra). */
+async function trimLog(path: string, epochs: number): Promise<void> {
+  if (!existsSync(path)) return;
+  const lines = (await readFile(path, 'utf8')).split('\n').filter(Boolean);
+  const kept = lines.filter((l) => (JSON.parse(l) as EpochRecord).epoch <= epochs);
+  if (kept.length !== lines.length) await writeFileAtomic(path, kept.map((l) => l + '\n').join(''));
+}
+
+async function lastLoggedEpoch(path: string): Promise<EpochRecord | undefined> {
+  if (!existsSync(path)) return undefined;
+  const lines = (await readFile(path, 'utf8')).split('\n').filter(Boolean);
+  return lines.length ? (JSON.parse(lines[lines.length - 1]) as EpochRecord) : undefined;
+}
+
+export async function writeFileAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  return writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}
