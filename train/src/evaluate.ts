@@ -1,4 +1,5 @@
 /** Loading a trained run and measuring it on the full test set (the paper's Table 1). */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { selectBackend, type BackendChoice } from './backend.js';
 import { loadCheckpoint, type Progress } from './checkpoint.js';
@@ -13,7 +14,9 @@ export interface TrainedRun { model: VaeModel; config: RunConfig; progress: Prog
 
 /** Builds the model of a run directory with its checkpoint's weights (on the active backend). */
 export async function loadTrainedModel(runDir: string): Promise<TrainedRun> {
-  const { config, progress, state } = await loadCheckpoint(join(runDir, CHECKPOINT_FILE));
+  const path = join(runDir, CHECKPOINT_FILE);
+  if (!existsSync(path)) throw new Error(`${runDir} is not a training run: it has no ${CHECKPOINT_FILE} (make one with: vae train --out ${runDir})`);
+  const { config, progress, state } = await loadCheckpoint(path);
   const model = createVae(config.model, config.seed);
   const params = variables(model);
   if (state.weights.length !== params.length || state.weights.some((w, i) => w.length !== params[i].size)) {
