@@ -1,7 +1,7 @@
 /** The `vae` binary as a user meets it: help, bad flags (exit 2), bad data (exit 1, nothing written). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -105,4 +105,24 @@ test('vae train then vae evaluate: one real epoch, the Table 1 row matches the t
   assert.ok(Math.abs(row.total - log.test.total) < 1e-6 * log.test.total, `${row.total} vs ${log.test.total}`);
   const table = vae('evaluate', out);
   assert.match(table.out, /\| n \| beta \| L_BCE \| L_KL \| L_VAE \|\n\| --- \| --- \| --- \| --- \| --- \|\n\| 2 \| 1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
+});
+
+test('Ctrl-C (SIGINT) during training saves a checkpoint, exits 130, and --resume finishes the run', async () => {
+  const out = join(await tmp(), 'run');
+  const args = [CLI, 'train', '--out', out, '--epochs', '3', '--train-limit', '3000', '--latent', '2', '--backend', 'wasm'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let sent = false;
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d;
+    // Interrupt once, as soon as the first epoch is logged: somewhere inside epoch 2.
+    if (!sent && stdout.includes('epoch 1:')) sent = child.kill('SIGINT');
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 130, stdout);
+  assert.match(stdout, /checkpoint saved in .* after [12] complete epochs; continue with: vae train --resume --out/);
+  const resumed = vae('train', '--resume', '--out', out, '--backend', 'wasm');
+  assert.equal(resumed.code, 0, resumed.err);
+  const log = (await readFile(join(out, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).epoch);
+  assert.deepEqual(log, [1, 2, 3]);
 });
