@@ -1,2 +1,5 @@
-// Placeholder: this package is filled by a later issue (see its package.json description).
-export {};
+/**
+ * @vae/models: the contract of an exported model directory (manifest schema, browser-safe).
+ * The Node loader that checks files on disk is `@vae/models/node`.
+ */
+export * from './schema.js';

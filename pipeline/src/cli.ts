@@ -6,12 +6,14 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { trainCommand, evaluateCommand } from '@vae/train';
+import { exportCommand } from '@vae/export';
 
 await yargs(hideBin(process.argv))
   .scriptName('vae')
   .usage('$0 <command> [options]\n\nTrain a VAE with TensorFlow.js, export it to ONNX, run it anywhere.')
   .command(trainCommand)
   .command(evaluateCommand)
+  .command(exportCommand)
   .demandCommand(1, 'Name a command; see the list above.')
   .strict()
   .recommendCommands()

@@ -1,0 +1,52 @@
+/** The `vae export` subcommand, as a yargs command module (collected by the `vae` binary in pipeline). */
+import { BACKEND_CHOICES, type BackendChoice } from '@vae/train';
+import type { Argv, CommandModule } from 'yargs';
+import { exportRun } from './export.js';
+
+interface ExportArgs { run: string; out: string; force: boolean; backend?: BackendChoice; 'data-dir'?: string; variants: boolean; name?: string }
+
+export const exportCommand: CommandModule<object, ExportArgs> = {
+  command: 'export <run>',
+  describe: 'Export a trained run as ONNX graphs (encoder.onnx, decoder.onnx, fp16/int8 decoders) with manifest.json and golden data',
+  builder: (y: Argv) =>
+    y
+      .usage(
+        '$0 export RUN --out DIR [options]\n\n' +
+          'Writes DIR/encoder.onnx (x[N,784] -> mu, logvar [N,n]) and DIR/decoder.onnx (z[N,n] -> x_hat[N,784]),\n' +
+          'smaller decoder.fp16.onnx and decoder.int8.onnx, golden data in ONNX test_data_set_K folders, and\n' +
+          'manifest.json with every file\'s SHA-256. Each graph is checked against tfjs with onnxruntime-node,\n' +
+          'and with onnx.checker when python3-onnx is installed. DIR appears only when complete.',
+      )
+      .positional('run', { type: 'string', demandOption: true, describe: 'Run directory written by vae train' })
+      .option('out', { type: 'string', demandOption: true, describe: 'Model directory to create' })
+      .option('force', { type: 'boolean', default: false, describe: 'Replace DIR if it holds a previous export' })
+      .option('backend', { choices: BACKEND_CHOICES, describe: 'tfjs backend for the golden outputs [default: the one the run was trained with]' })
+      .option('data-dir', { type: 'string', describe: 'Folder with the IDX files (for the golden test images)' })
+      .option('variants', { type: 'boolean', default: true, describe: 'Also write the fp16 and int8 decoders (--no-variants to skip)' })
+      .option('name', { type: 'string', describe: 'Model name in the manifest [default: the name of DIR]' }) as unknown as Argv<ExportArgs>,
+  handler: async (a) => {
+    const started = performance.now();
+    const result = await exportRun({
+      runDir: a.run, outDir: a.out, force: a.force, backend: a.backend, dataDir: a['data-dir'], variants: a.variants, name: a.name,
+      command: commandLine(a),
+      onStep: (line) => console.log(line),
+    });
+    const graphs = Object.values(result.manifest.graphs).map((g) => `${g.file} (${g.bytes} bytes)`).join(', ');
+    console.log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s: ${graphs}`);
+  },
+};
+
+/** The command as given, rebuilt from the parsed options (for the manifest's provenance). */
+function commandLine(a: ExportArgs): string {
+  const parts = ['vae', 'export', a.run, '--out', a.out];
+  if (a.force) parts.push('--force');
+  if (a.backend) parts.push('--backend', a.backend);
+  if (a['data-dir']) parts.push('--data-dir', a['data-dir']);
+  if (!a.variants) parts.push('--no-variants');
+  if (a.name) parts.push('--name', a.name);
+  return parts.map(quoteArg).join(' ');
+}
+
+function quoteArg(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

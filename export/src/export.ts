@@ -1,0 +1,330 @@
+/**
+ * `exportRun`: a training run directory in, a verified model directory out.
+ *
+ *   1. read the run (checkpoint, config.json, metrics.json)
+ *   2. activate the tfjs backend the run was trained with (or the one asked for)
+ *   3. compute golden outputs with tfjs on fixed inputs
+ *   4. build encoder.onnx, decoder.onnx and the fp16 / int8 decoders
+ *   5. write the golden data in the ONNX test-data layout
+ *   6. replay it with onnxruntime-node and enforce the error bounds
+ *   7. run onnx.checker (full_check) when python3-onnx is installed
+ *   8. write manifest.json (sizes, SHA-256, I/O, preprocessing, metrics, provenance)
+ *   9. rename the finished temporary folder into place
+ */
+import * as tf from '@tensorflow/tfjs';
+import {
+  DATASETS, disposeVae, loadDataset, loadTrainedModel, selectBackend,
+  type BackendChoice, type BackendInfo, type LossMeans, type RunConfig,
+} from '@vae/train';
+import type { Manifest, ManifestGraph } from '@vae/models';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkOutputDir, writeDirAtomic } from './atomic-dir.js';
+import { runOnnxChecker, type CheckerResult } from './checker.js';
+import { makeGolden, writeGoldenSets, type GoldenSet } from './golden.js';
+import { buildModel, IR_VERSION, OPSET, type GraphSpec, type Precision } from './graph.js';
+import { postprocessing, preprocessing, writeManifest } from './manifest.js';
+import { encodeModel } from './onnx-proto.js';
+import { DECODER_IO, decoderLayers, ENCODER_IO, encoderLayers, IO_DOCS, readVaeWeights } from './vae.js';
+import { measureParity, ORT_RUNTIME, type ParityErrors } from './verify.js';
+
+const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const PRODUCER = {
+  name: '@vae/export',
+  version: (JSON.parse(readFileSync(join(PACKAGE_DIR, 'package.json'), 'utf8')) as { version: string }).version,
+};
+
+/**
+ * Bounds on max |onnxruntime - tfjs| over the golden sets, per graph variant and output.
+ * fp32 bounds are the contract; the fp16 / int8 bounds catch a broken variant (their
+ * measured errors are recorded in the manifest).
+ */
+export const TOLERANCES: Record<Precision, Record<string, number>> = {
+  fp32: { mu: 1e-4, logvar: 1e-4, x_hat: 1e-5 },
+  fp16: { x_hat: 1e-2 },
+  int8: { x_hat: 1e-1 },
+};
+
+export interface ExportOptions {
+  /** Run directory written by `vae train`. */
+  runDir: string;
+  /** Model directory to create. */
+  outDir: string;
+  /** Replace an existing outDir (only a previous export or an empty folder). */
+  force?: boolean;
+  /** tfjs backend for the golden outputs. Default: the one the run was trained with, if available. */
+  backend?: BackendChoice;
+  /** Folder with the dataset's IDX files (else the usual search). */
+  dataDir?: string;
+  /** Also write decoder.fp16.onnx and decoder.int8.onnx (default true). */
+  variants?: boolean;
+  /** Manifest name (default: the out folder's name). */
+  name?: string;
+  /** The command line, for provenance. */
+  command?: string;
+  /** One line per step. */
+  onStep?: (line: string) => void;
+}
+
+export interface ExportResult {
+  outDir: string;
+  manifest: Manifest;
+  /** Measured errors vs tfjs per graph: max and mean abs error per output. */
+  parity: Record<string, ParityErrors>;
+  checker: CheckerResult;
+}
+
+interface Metrics { epochs: number; backend: string; trainSeconds: number; train?: LossMeans; test?: LossMeans }
+interface ConfigFile extends RunConfig {
+  data?: { train?: { images: string; labels: string }; test?: { images: string; labels: string } };
+}
+
+const STEPS = 9;
+
+export async function exportRun(options: ExportOptions): Promise<ExportResult> {
+  const runDir = resolve(options.runDir);
+  const outDir = resolve(options.outDir);
+  let stepNo = 0;
+  const step = (line: string) => options.onStep?.(`[${++stepNo}/${STEPS}] ${line}`);
+
+  // Refuse early, before any work: an existing output, or an output that would swallow the run.
+  if (outDir === runDir || !relative(outDir, runDir).startsWith('..')) {
+    throw new Error(`--out ${outDir} would contain the run directory ${runDir}: choose another folder`);
+  }
+  await checkOutputDir(outDir, { force: options.force });
+  if (existsSync(outDir) && !existsSync(join(outDir, 'manifest.json')) && readdirSync(outDir).length > 0) {
+    throw new Error(`${outDir} is not a model directory (no manifest.json): --force only replaces a previous export`);
+  }
+
+  // 1. The run.
+  step(`reading run ${runDir}`);
+  if (!existsSync(runDir)) throw new Error(`run directory ${runDir} does not exist`);
+  const configFile = await readJson<ConfigFile>(join(runDir, 'config.json'), `${runDir} is not a run directory written by vae train`);
+  const metrics = await readJson<Metrics>(join(runDir, 'metrics.json'), `the run has not finished (continue it with vae train --resume --out ${runDir})`);
+  if (!metrics.train || !metrics.test) throw new Error(`${join(runDir, 'metrics.json')} has no train/test losses`);
+
+  // 2. Backend: the run's own by default, so golden outputs match training numerics.
+  const trainedOn = backendChoiceOf(metrics.backend);
+  const wanted: BackendChoice = options.backend ?? trainedOn ?? 'auto';
+  let backend: BackendInfo;
+  try {
+    backend = await selectBackend(wanted);
+  } catch (err) {
+    if (options.backend) throw err;
+    backend = await selectBackend('auto');
+  }
+  step(`backend ${backend.description}${trainedOn && backend.name !== trainedOn ? ` (the run was trained on ${trainedOn}, which is not available here)` : ''}`);
+
+  const { model, config, progress } = await loadTrainedModel(runDir);
+  try {
+    if (progress.epoch !== config.epochs || progress.stepInEpoch !== 0) {
+      throw new Error(`${runDir} stopped after ${progress.epoch} of ${config.epochs} epochs: finish it first (vae train --resume --out ${runDir})`);
+    }
+    const { latentSize: n, inputSize, hiddenSizes } = config.model;
+    const side = Math.round(Math.sqrt(inputSize));
+    if (side * side !== inputSize) throw new Error(`input size ${inputSize} is not a square image`);
+
+    // 3. Golden outputs with tfjs.
+    const test = await loadDataset({ dataset: config.dataset, dataDir: options.dataDir, split: 'test' });
+    const golden = await makeGolden(model, test.images);
+    step(`golden data: ${golden.encoder.length} encoder sets, ${golden.decoder.length} decoder sets computed with tfjs ${tf.version.tfjs} (${backend.name})`);
+
+    const weights = await readVaeWeights(model);
+    const datasetSha = datasetChecksums(configFile, config.dataset);
+    const git = gitInfo();
+    const trainCommand = trainingCommand(config);
+    const testMetrics = pick(metrics.test);
+    const trainMetrics = pick(metrics.train);
+
+    const metadata = (graph: string, precision: Precision): Record<string, string> => ({
+      'vae.graph': graph,
+      'vae.precision': precision,
+      'vae.input_size': String(inputSize),
+      'vae.latent_size': String(n),
+      'vae.hidden_sizes': JSON.stringify(hiddenSizes),
+      'vae.beta': String(config.beta),
+      'vae.dataset': config.dataset,
+      'vae.dataset_sha256': JSON.stringify(datasetSha),
+      'vae.epochs': String(progress.epoch),
+      'vae.test_metrics': JSON.stringify(testMetrics),
+      'vae.train_metrics': JSON.stringify(trainMetrics),
+      'vae.training_config': JSON.stringify(config),
+      'vae.training_command': trainCommand,
+      'vae.producer': `${PRODUCER.name} ${PRODUCER.version}`,
+      'vae.commit': git.commit,
+    });
+    const about = `MLP VAE (${inputSize}-${hiddenSizes.join('-')}-${n}, beta ${config.beta}) trained on ${config.dataset} for ${progress.epoch} epochs`;
+    const spec = (role: 'encoder' | 'decoder', precision: Precision): GraphSpec => ({
+      name: role,
+      doc: role === 'encoder'
+        ? `Encoder of the ${about}. Input x: ${IO_DOCS.x}. Outputs mu: ${IO_DOCS.mu}; logvar: ${IO_DOCS.logvar}.`
+        : `Decoder of the ${about}${precision === 'fp32' ? '' : `, ${precision} weights`}. Input z: ${IO_DOCS.z}. Output x_hat: ${IO_DOCS.x_hat}.`,
+      input: role === 'encoder' ? { ...ENCODER_IO, size: inputSize } : { ...DECODER_IO, size: n },
+      layers: role === 'encoder' ? encoderLayers(weights) : decoderLayers(weights),
+      precision,
+      producer: PRODUCER,
+      metadata: metadata(role, precision),
+    });
+
+    // 4. Graphs.
+    const variants: { key: string; role: 'encoder' | 'decoder'; precision: Precision }[] = [
+      { key: 'encoder', role: 'encoder', precision: 'fp32' },
+      { key: 'decoder', role: 'decoder', precision: 'fp32' },
+      ...(options.variants ?? true
+        ? [{ key: 'decoder.fp16', role: 'decoder', precision: 'fp16' }, { key: 'decoder.int8', role: 'decoder', precision: 'int8' }] as const
+        : []),
+    ];
+    const graphsBytes = new Map(variants.map((v) => [v.key, encodeModel(buildModel(spec(v.role, v.precision)))]));
+    step(`graphs: ${variants.map((v) => `${v.key}.onnx ${kib(graphsBytes.get(v.key)!.length)}`).join(', ')} (opset ${OPSET}, IR ${IR_VERSION})`);
+
+    const result = await writeDirAtomic(outDir, { force: options.force }, async (tmp) => {
+      for (const v of variants) await writeFile(join(tmp, `${v.key}.onnx`), graphsBytes.get(v.key)!);
+
+      // 5. Golden data.
+      const sets = {
+        encoder: await writeGoldenSets(tmp, 'encoder', golden.encoder),
+        decoder: await writeGoldenSets(tmp, 'decoder', golden.decoder),
+      };
+      step(`golden data written: encoder/test_data_set_0-${sets.encoder.length - 1}, decoder/test_data_set_0-${sets.decoder.length - 1}`);
+
+      // 6. onnxruntime parity.
+      const parity: Record<string, ParityErrors> = {};
+      for (const v of variants) {
+        const errors = await measureParity(join(tmp, `${v.key}.onnx`), golden[v.role] as GoldenSet[]);
+        const bounds = TOLERANCES[v.precision];
+        for (const [output, err] of Object.entries(errors.max)) {
+          const bound = bounds[output];
+          if (bound === undefined || !(err <= bound)) {
+            throw new Error(
+              `${v.key}.onnx: ${output} differs from tfjs (${backend.name}) by up to ${err.toExponential(2)}, above the bound ${bound ?? '(none)'}` +
+                (backend.name === 'tensorflow' ? '; GPUs may run tfjs-node-gpu matmuls in TF32: compute the golden data with --backend wasm' : ''),
+            );
+          }
+        }
+        parity[v.key] = errors;
+      }
+      step(`max abs error, ${ORT_RUNTIME} vs tfjs: ${Object.entries(parity).map(([k, e]) => `${k} ${fmtErrors(e.max)}`).join('; ')}`);
+
+      // 7. onnx.checker.
+      const checker = runOnnxChecker(variants.map((v) => join(tmp, `${v.key}.onnx`)));
+      step(checker.ran ? `onnx.checker.check_model(full_check=True) passed (onnx ${checker.version})` : `onnx.checker skipped: ${checker.reason}`);
+
+      // 8. Manifest.
+      const graphs: Record<string, Omit<ManifestGraph, 'bytes'>> = {};
+      for (const v of variants) {
+        const io = v.role === 'encoder'
+          ? { inputs: [tensorSpec('x', inputSize)], outputs: [tensorSpec('mu', n), tensorSpec('logvar', n)] }
+          : { inputs: [tensorSpec('z', n)], outputs: [tensorSpec('x_hat', inputSize)] };
+        graphs[v.key] = {
+          file: `${v.key}.onnx`,
+          role: v.role,
+          precision: v.precision,
+          opset: OPSET,
+          irVersion: IR_VERSION,
+          ...io,
+          testData: sets[v.role],
+          parity: {
+            runtime: ORT_RUNTIME,
+            reference: `tfjs ${tf.version.tfjs} (${backend.name})`,
+            maxAbsError: parity[v.key].max,
+            meanAbsError: parity[v.key].mean,
+            tolerance: Object.fromEntries(Object.keys(parity[v.key].max).map((o) => [o, TOLERANCES[v.precision][o]])),
+          },
+          description: spec(v.role, v.precision).doc,
+        };
+      }
+      const manifest = await writeManifest(tmp, {
+        name: options.name ?? basename(outDir),
+        description: `${about}: encoder and decoder as ONNX graphs with golden data.`,
+        createdAt: new Date().toISOString(),
+        producer: PRODUCER,
+        model: { architecture: 'mlp-vae', inputSize, imageShape: [side, side], hiddenSizes: [...hiddenSizes], latentSize: n, beta: config.beta },
+        preprocessing: preprocessing(side, side),
+        postprocessing: postprocessing(side, side),
+        graphs,
+        dataset: { name: config.dataset, sha256: datasetSha },
+        metrics: { epochs: progress.epoch, train: trainMetrics, test: testMetrics },
+        training: { config: { ...config }, command: trainCommand, backend: metrics.backend, seconds: metrics.trainSeconds },
+        provenance: {
+          command: options.command ?? `exportRun(${JSON.stringify({ runDir: options.runDir, outDir: options.outDir })})`,
+          commit: git.commit,
+          dirty: git.dirty,
+          backend: backend.description,
+          epochs: progress.epoch,
+          node: process.version,
+          onnxChecker: checker.ran ? `onnx ${checker.version}: check_model(full_check=True) passed` : `not run: ${checker.reason}`,
+        },
+      });
+      step(`manifest.json: ${manifest.files.length} files, ${kib(manifest.files.reduce((s, f) => s + f.bytes, 0))}`);
+      return { manifest, parity, checker };
+    });
+    step(`wrote ${outDir}`);
+    return { outDir, ...result };
+  } finally {
+    disposeVae(model);
+  }
+}
+
+function tensorSpec(name: 'x' | 'mu' | 'logvar' | 'z' | 'x_hat', size: number) {
+  return { name, dtype: 'float32' as const, shape: ['N', size], description: IO_DOCS[name] };
+}
+
+/** 'tensorflow' | 'wasm' | 'cpu' from a BackendInfo description such as "wasm (...)". */
+export function backendChoiceOf(description: string | undefined): BackendChoice | undefined {
+  const name = description?.split(' ')[0];
+  return name === 'tensorflow' || name === 'wasm' || name === 'cpu' ? name : undefined;
+}
+
+/** A `vae train` command line that reproduces a run's config. */
+export function trainingCommand(c: RunConfig): string {
+  return [
+    'vae train', `--dataset ${c.dataset}`, `--latent ${c.model.latentSize}`, `--hidden ${c.model.hiddenSizes.join(' ')}`,
+    `--beta ${c.beta}`, `--lr ${c.learningRate}`, `--batch-size ${c.batchSize}`, `--epochs ${c.epochs}`, `--seed ${c.seed}`,
+    ...(c.trainLimit ? [`--train-limit ${c.trainLimit}`] : []),
+    ...(c.threads > 1 ? [`--threads ${c.threads}`] : []),
+  ].join(' ');
+}
+
+function datasetChecksums(file: ConfigFile, dataset: RunConfig['dataset']): Manifest['dataset']['sha256'] {
+  const known = DATASETS[dataset].sha256;
+  return {
+    trainImages: file.data?.train?.images ?? known['train-images-idx3-ubyte'],
+    trainLabels: file.data?.train?.labels ?? known['train-labels-idx1-ubyte'],
+    testImages: file.data?.test?.images ?? known['t10k-images-idx3-ubyte'],
+    testLabels: file.data?.test?.labels ?? known['t10k-labels-idx1-ubyte'],
+  };
+}
+
+/** The exporting checkout's commit (or "unknown") and whether it has uncommitted changes. */
+export function gitInfo(cwd: string = PACKAGE_DIR): { commit: string; dirty: boolean | null } {
+  const git = (...args: string[]) => execFileSync('git', ['-C', cwd, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    const commit = git('rev-parse', 'HEAD');
+    let dirty: boolean | null = null;
+    try { dirty = git('status', '--porcelain', '--untracked-files=no').length > 0; } catch { /* unknown */ }
+    return { commit, dirty };
+  } catch {
+    return { commit: 'unknown', dirty: null };
+  }
+}
+
+async function readJson<T>(path: string, hint: string): Promise<T> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new Error(`${path} is missing: ${hint}`);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+const pick = (m: LossMeans): LossMeans => ({ bce: m.bce, kl: m.kl, total: m.total });
+const kib = (bytes: number) => (bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`);
+const fmtErrors = (e: Record<string, number>) => Object.entries(e).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ');
