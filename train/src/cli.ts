@@ -6,7 +6,7 @@ import { SingleBar } from 'cli-progress';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { BACKEND_CHOICES, type BackendChoice } from './backend.js';
-import { PAPER_DEFAULTS } from './config.js';
+import { DEFAULT_THREADS, PAPER_DEFAULTS } from './config.js';
 import type { DatasetName } from './data/datasets.js';
 import { evaluateRun, formatTable1 } from './evaluate.js';
 import { train, type EpochRecord, type LossMeans } from './train.js';
@@ -36,7 +36,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('epochs', { type: 'number', describe: `Epochs to train to [default: ${PAPER_DEFAULTS.epochs}, or the run's own with --resume]` })
       .option('seed', { type: 'number', default: PAPER_DEFAULTS.seed, describe: 'Seed for init, shuffling and noise' })
       .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'tfjs backend; auto = tfjs-node-gpu > tfjs-node > wasm > cpu' })
-      .option('threads', { type: 'number', default: 1, describe: 'Worker threads for data-parallel training (wasm backend only)' })
+      .option('threads', { type: 'number', default: DEFAULT_THREADS, describe: 'Worker threads for data-parallel training (wasm backend only; the count is part of the run\'s config)' })
       .option('train-limit', { type: 'number', describe: 'Use only the first N training images (quick runs)' })
       .option('resume', { type: 'boolean', default: false, describe: 'Continue the run in --out from its checkpoint' })
       .check((a) => {
@@ -71,6 +71,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         backend: a.backend, threads: a.threads, trainLimit: a['train-limit'], resume: a.resume,
         signal: controller.signal,
         onBackend: (b) => console.log(`backend: ${b.description}`),
+        onNotice: (m) => console.log(`note: ${m}`),
         onProgress: (p) => {
           if (!interactive || controller.signal.aborted) return;
           if (!bar) {

@@ -109,12 +109,6 @@ export function decode(model: VaeModel, z: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => tf.sigmoid(decodeLogits(model, z)));
 }
 
-/** z = mu + sigma * eps with eps ~ N(0, I), seeded. */
-export function reparameterize(mu: tf.Tensor2D, logvar: tf.Tensor2D, seed: number): tf.Tensor2D {
-  const eps = tf.randomNormal(mu.shape, 0, 1, 'float32', seed);
-  return tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), eps));
-}
-
 export function disposeVae(model: VaeModel): void {
   for (const v of variables(model)) v.dispose();
 }

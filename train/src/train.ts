@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { selectBackend, type BackendChoice, type BackendInfo } from './backend.js';
 import { loadCheckpoint, saveCheckpoint, type Progress } from './checkpoint.js';
-import { PAPER_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
+import { DEFAULT_THREADS, PAPER_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
 import { loadDataset, type Dataset } from './data/datasets.js';
 import { createVae, validateConfig } from './model.js';
 import { createParallelTrainer } from './parallel.js';
@@ -53,6 +53,8 @@ export interface TrainOptions extends Partial<Omit<RunConfig, 'model'>> {
   /** Aborting saves a checkpoint after the current step and returns. */
   signal?: AbortSignal;
   onBackend?: (info: BackendInfo) => void;
+  /** Notes worth telling the user (e.g. an option that does not apply). */
+  onNotice?: (message: string) => void;
   onProgress?: (p: StepProgress) => void;
   onEpoch?: (r: EpochRecord) => void;
 }
@@ -102,7 +104,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       batchSize: options.batchSize ?? PAPER_DEFAULTS.batchSize,
       epochs: options.epochs ?? PAPER_DEFAULTS.epochs,
       seed: options.seed ?? PAPER_DEFAULTS.seed,
-      threads: options.threads ?? 1,
+      threads: options.threads ?? DEFAULT_THREADS,
       ...(options.trainLimit ? { trainLimit: options.trainLimit } : {}),
     };
   }
@@ -127,11 +129,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   await trimLog(join(outDir, 'log.jsonl'), progress.epoch);
 
   // 3. Model and trainer (this thread, or worker threads averaging gradients).
-  const trainer: Trainer =
-    config.threads > 1 && backend.name === 'wasm'
-      ? await createParallelTrainer(config)
-      : new LocalTrainer(createVae(config.model, config.seed), config.beta, config.learningRate);
-  if (resumed) await trainer.setState(resumed.state);
+  const parallel = config.threads > 1 && backend.name === 'wasm';
+  if (config.threads > 1 && !parallel) {
+    options.onNotice?.(`threads = ${config.threads} applies to the wasm backend only; ${backend.name} trains in this thread`);
+  }
+  const trainer: Trainer = parallel
+    ? await createParallelTrainer(config)
+    : new LocalTrainer(createVae(config.model, config.seed), config.beta, config.learningRate);
 
   const { batchSize, model } = config;
   const noiseForTest = testNoise(config, testSet.count);
@@ -141,6 +145,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let interrupted = false;
 
   try {
+    if (resumed) await trainer.setState(resumed.state);
     epochs: for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
       const order = permutation(trainCount, deriveSeed(config.seed, epoch));
       const sums: LossSums = { ...progress.partial };

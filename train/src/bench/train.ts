@@ -1,46 +1,68 @@
 /**
  * `npm run bench:train`: milliseconds per training step of the paper model (batch 256)
- * on every available backend. Random inputs: speed does not depend on the data.
+ * on every available backend, and on wasm worker threads (BENCH_THREADS, default: one per
+ * core, at least 2). Random inputs: speed does not depend on the data.
  */
-import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendChoice } from '../backend.js';
-import { createVae, encode, decodeLogits, reparameterize, variables, PAPER_MODEL, disposeVae } from '../model.js';
-import { vaeLoss } from '../loss.js';
-import { Adam } from '../adam.js';
+import { createVae, PAPER_MODEL } from '../model.js';
+import { LocalTrainer, type Trainer } from '../step.js';
+import { availableParallelism } from 'node:os';
+import { PAPER_DEFAULTS } from '../config.js';
+import { createParallelTrainer } from '../parallel.js';
+import { mulberry32, standardNormal } from '../random.js';
 
 const BATCH = 256;
 const STEP_FLOP = 0.9e9; // forward + backward of the paper model at batch 256, ~3x the forward matmuls
 
-async function benchBackend(choice: BackendChoice, steps: number) {
-  const info = await selectBackend(choice);
-  const model = createVae(PAPER_MODEL, 1);
-  const params = variables(model);
-  const adam = new Adam(params, { learningRate: 1e-4 });
-  const x = tf.randomUniform([BATCH, 784], 0, 1, 'float32', 1) as tf.Tensor2D;
-  const step = (i: number) => {
-    const { value, grads } = tf.variableGrads(() => {
-      const { mu, logvar } = encode(model, x);
-      const z = reparameterize(mu, logvar, i);
-      return vaeLoss(decodeLogits(model, z), x, mu, logvar, 1).total;
-    }, params);
-    adam.apply(params.map((p) => grads[p.name]));
-    tf.dispose([value, grads as unknown as tf.Tensor[]]);
-  };
-  for (let i = 0; i < 5; i++) step(i); // warm up
+/** Times `trainer.trainStep` on one fixed random batch (speed does not depend on the data). */
+async function benchTrainer(trainer: Trainer, steps: number) {
+  const rand = mulberry32(1);
+  const x = Float32Array.from({ length: BATCH * PAPER_MODEL.inputSize }, () => rand());
+  const eps = standardNormal(BATCH * PAPER_MODEL.latentSize, 2);
+  for (let i = 0; i < 5; i++) await trainer.trainStep(x, eps); // warm up
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) step(i);
-  await params[0].data();
+  for (let i = 0; i < steps; i++) await trainer.trainStep(x, eps);
+  // A parallel trainer's last Adam update runs after trainStep returns: a 1-image evaluation waits for it.
+  await trainer.evaluate(x.subarray(0, PAPER_MODEL.inputSize), eps.subarray(0, PAPER_MODEL.latentSize));
   const ms = (performance.now() - t0) / steps;
-  disposeVae(model); adam.dispose(); x.dispose();
-  return { backend: info.description, ms, imagesPerSec: (BATCH * 1000) / ms, gflops: STEP_FLOP / ms / 1e6 };
+  return { ms, imagesPerSec: (BATCH * 1000) / ms, gflops: STEP_FLOP / ms / 1e6 };
 }
 
-const steps = Number(process.env.BENCH_STEPS ?? 30);
-for (const choice of ['tensorflow', 'wasm', 'cpu'] as BackendChoice[]) {
+/** One training step of the paper model in this thread, on a tfjs backend. */
+async function benchBackend(choice: BackendChoice, steps: number) {
+  const info = await selectBackend(choice);
+  const trainer = new LocalTrainer(createVae(PAPER_MODEL, 1), 1, 1e-4);
   try {
-    const r = await benchBackend(choice, choice === 'cpu' ? Math.min(steps, 3) : steps);
+    return { backend: info.description, ...(await benchTrainer(trainer, steps)) };
+  } finally {
+    await trainer.dispose();
+  }
+}
+
+/** The same step, data-parallel on `threads` wasm worker threads (see parallel.ts). */
+async function benchParallel(threads: number, steps: number) {
+  const trainer = await createParallelTrainer({ ...PAPER_DEFAULTS, model: PAPER_MODEL, threads });
+  try {
+    return { backend: `wasm, ${threads} worker threads`, ...(await benchTrainer(trainer, steps)) };
+  } finally {
+    await trainer.dispose();
+  }
+}
+
+type Row = Awaited<ReturnType<typeof benchBackend>>;
+const steps = Number(process.env.BENCH_STEPS ?? 30);
+const threads = Number(process.env.BENCH_THREADS ?? Math.max(2, availableParallelism()));
+const rows: [string, () => Promise<Row>][] = [
+  ['tensorflow', () => benchBackend('tensorflow', steps)],
+  ['wasm', () => benchBackend('wasm', steps)],
+  [`wasm, ${threads} worker threads`, () => benchParallel(threads, steps)],
+  ['cpu', () => benchBackend('cpu', Math.min(steps, 3))],
+];
+for (const [name, run] of rows) {
+  try {
+    const r = await run();
     console.log(`${r.backend.padEnd(62)} ${r.ms.toFixed(1).padStart(7)} ms/step ${r.imagesPerSec.toFixed(0).padStart(7)} img/s ${r.gflops.toFixed(1).padStart(6)} GFLOP/s`);
   } catch (err) {
-    console.log(`${choice.padEnd(62)} skipped: ${(err as Error).message}`);
+    console.log(`${name.padEnd(62)} skipped: ${(err as Error).message}`);
   }
 }
