@@ -7,7 +7,7 @@
  * (seed, e, s) alone, and the optimizer's state is checkpointed, so a run that stops and
  * resumes computes exactly what an uninterrupted run computes on the same backend.
  */
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { selectBackend, type BackendChoice, type BackendInfo } from './backend.js';
@@ -125,6 +125,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
 
   await mkdir(outDir, { recursive: true });
+  await removeStaleTemporaries(outDir);
   if (!resumed) await writeJsonAtomic(join(outDir, 'config.json'), { ...config, data: describeData(trainSet, testSet) });
   await trimLog(join(outDir, 'log.jsonl'), progress.epoch);
 
@@ -213,6 +214,13 @@ export function means(s: LossSums, beta: number): LossMeans {
 
 function describeData(train: Dataset, test: Dataset) {
   return { dir: train.dir, train: train.sha256, test: test.sha256 };
+}
+
+/** Temporary files of atomic writes that a killed process never renamed into place. */
+async function removeStaleTemporaries(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (/\.\d+\.tmp$/.test(name)) await rm(join(dir, name), { force: true });
+  }
 }
 
 /** Keeps only the log lines of epochs the checkpoint holds (a crash may leave one extra). */

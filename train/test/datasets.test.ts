@@ -1,4 +1,4 @@
-// Dataset loading against the real MNIST (read-only, /work/shared/datasets/mnist) and
+// Dataset loading against the real MNIST (read-only, ../shared/datasets/mnist) and
 // Fashion-MNIST (/usr/share/datasets/fashion-mnist) files, plus corrupted copies built
 // in temp folders, data-folder resolution, and downloads through an injected fetch.
 
@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { DATASETS, SPLIT_FILES, cacheDir, downloadDataset, findIdxFile, loadDataset, resolveDataDir } from '../src/data/datasets.js';
 import { DataError } from '../src/data/idx.js';
 
-const MNIST_DIR = '/work/shared/datasets/mnist';
+// The development layout: the repository sits next to shared/ (see ../shared/datasets/mnist).
+const MNIST_DIR = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'datasets', 'mnist');
 const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
 const TEST_IMAGES = 't10k-images-idx3-ubyte';
 const TEST_LABELS = 't10k-labels-idx1-ubyte';

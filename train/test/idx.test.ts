@@ -5,11 +5,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { DataError, parseIdx, readIdxFile } from '../src/data/idx.js';
 
-const MNIST_DIR = '/work/shared/datasets/mnist';
+// The development layout: the repository sits next to shared/ (see ../shared/datasets/mnist).
+const MNIST_DIR = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'datasets', 'mnist');
 const IMAGES_SHA256 = '0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7';
 
 const imagesGz = await readFile(join(MNIST_DIR, 't10k-images-idx3-ubyte.gz'));
