@@ -45,7 +45,11 @@ export const PRODUCER = {
 export const TOLERANCES: Record<Precision, Record<string, number>> = {
   fp32: { mu: 1e-4, logvar: 1e-4, x_hat: 1e-5 },
   fp16: { x_hat: 1e-2 },
-  int8: { x_hat: 1e-1 },
+  // int8 is a sanity bound, not a precision claim: per-column int8 kernels err by up to
+  // max|column|/254 per weight, which adds up over 256 inputs at the golden edge inputs
+  // (every latent at +-5, far outside the prior). The released 100-epoch models measure
+  // 9.3e-2 (n = 64) and 1.3e-1 (n = 2) there; a wrong scale or axis errs by ~0.5 or more.
+  int8: { x_hat: 0.25 },
 };
 
 export interface ExportOptions {
@@ -284,7 +288,7 @@ export function trainingCommand(c: RunConfig): string {
     'vae train', `--dataset ${c.dataset}`, `--latent ${c.model.latentSize}`, `--hidden ${c.model.hiddenSizes.join(' ')}`,
     `--beta ${c.beta}`, `--lr ${c.learningRate}`, `--batch-size ${c.batchSize}`, `--epochs ${c.epochs}`, `--seed ${c.seed}`,
     ...(c.trainLimit ? [`--train-limit ${c.trainLimit}`] : []),
-    ...(c.threads > 1 ? [`--threads ${c.threads}`] : []),
+    `--threads ${c.threads}`, // always: the thread count changes a run's last bits
   ].join(' ');
 }
 

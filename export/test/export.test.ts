@@ -150,7 +150,7 @@ test('the manifest validates, lists every file with its checksum, and records pr
   assert.equal(m.provenance.command, 'vae export run --out model');
   assert.equal(m.provenance.epochs, 2);
   assert.match(m.provenance.backend, /^(wasm|tensorflow|cpu)/);
-  assert.equal(m.training.command, `vae train --dataset mnist --latent ${LATENT} --hidden 256 256 --beta 1 --lr 0.0001 --batch-size 256 --epochs 2 --seed 0 --train-limit 2048`);
+  assert.equal(m.training.command, `vae train --dataset mnist --latent ${LATENT} --hidden 256 256 --beta 1 --lr 0.0001 --batch-size 256 --epochs 2 --seed 0 --train-limit 2048 --threads 2`);
   const sizes = Object.fromEntries(GRAPHS.map((g) => [g, m.graphs[g].bytes]));
   assert.ok(sizes['decoder.fp16'] < 0.52 * sizes.decoder && sizes['decoder.int8'] < 0.28 * sizes.decoder, JSON.stringify(sizes));
 });

@@ -7,6 +7,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { trainCommand, evaluateCommand } from '@vae/train';
 import { exportCommand } from '@vae/export';
+import { encodeCommand, decodeCommand, sampleCommand, reconstructCommand, interpolateCommand, manifoldCommand } from '@vae/runtime-node';
+import { verifyCommand } from '@vae/test';
 
 await yargs(hideBin(process.argv))
   .scriptName('vae')
@@ -14,6 +16,13 @@ await yargs(hideBin(process.argv))
   .command(trainCommand)
   .command(evaluateCommand)
   .command(exportCommand)
+  .command(encodeCommand)
+  .command(decodeCommand)
+  .command(sampleCommand)
+  .command(reconstructCommand)
+  .command(interpolateCommand)
+  .command(manifoldCommand)
+  .command(verifyCommand)
   .demandCommand(1, 'Name a command; see the list above.')
   .strict()
   .recommendCommands()

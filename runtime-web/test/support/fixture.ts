@@ -1,0 +1,71 @@
+/**
+ * One browser per test file: builds the pages (cached), starts the static server and
+ * Chromium, and tears both down.
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { buildPages } from './build.ts';
+import { launch, type Launched } from './browser.ts';
+import { startServer, type TestServer } from './server.ts';
+import { COUNT_GPU_SUBMITS } from './run-golden.ts';
+import type { ManifestGraph } from '@vae/models';
+
+export interface Fixture {
+  server: TestServer;
+  browser: Browser;
+  origin: string;
+  /** A new context (own storage and Cache API) with the harness page loaded. */
+  harness(): Promise<{ context: BrowserContext; page: Page; errors: string[] }>;
+  close(): Promise<void>;
+}
+
+export async function setup(options: { webgpu: boolean }): Promise<Fixture> {
+  const dir = await buildPages();
+  const server = await startServer(dir);
+  let launched: Launched;
+  try {
+    launched = await launch(options);
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  return {
+    server,
+    browser: launched.browser,
+    origin: server.origin,
+    async harness() {
+      const context = await launched.browser.newContext();
+      await context.addInitScript(COUNT_GPU_SUBMITS);
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => {
+        if (process.env.VAE_WEB_DEBUG) console.log(`[browser ${m.type()}] ${m.text()}`);
+      });
+      await page.goto(`${server.origin}/test/harness/`);
+      await page.waitForFunction(() => document.body.dataset.ready === 'true', undefined, { timeout: 60_000 });
+      return { context, page, errors };
+    },
+    async close() {
+      await launched.close();
+      await server.close();
+    },
+  };
+}
+
+/**
+ * The bound a device must meet, per output. wasm runs onnxruntime's CPU kernels (the same
+ * MLAS code as onnxruntime-node, compiled to WebAssembly), so it gets the manifest's
+ * enforced float32 tolerance (1e-5 on x_hat, 1e-4 on mu / logvar). WebGPU gets 10x that for
+ * float32 graphs: WGSL only bounds exp() to 3 + 2|x| ULP and division to 2.5 ULP, and GPU
+ * matmul shaders sum in a different order (tiles, FMA), so a real GPU may drift further than
+ * the CPU does (SwiftShader measured as close as wasm; see README). fp16 / int8 variants keep
+ * the manifest's bound, which their weight rounding dominates.
+ */
+export function toleranceFor(graph: ManifestGraph, output: string, device: string): number {
+  const t = graph.parity.tolerance[output];
+  if (t === undefined) throw new Error(`no tolerance for ${output}`);
+  return device === 'webgpu' && graph.precision === 'fp32' ? t * 10 : t;
+}
+
+/** A VaeError thrown in the page, as plain data. */
+export interface PageError { name: string; code?: string; message: string; url?: string; file?: string; status?: number }

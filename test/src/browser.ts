@@ -1,0 +1,245 @@
+/**
+ * The browser half of the matrix: a static server on 127.0.0.1 (WebGPU needs a secure
+ * context, and http://127.0.0.1 is one) and Debian's Chromium, headless, driven by
+ * playwright-core (no browser download).
+ *
+ * The server answers:
+ *   /page/wasm.html, /page/webgpu.html   a page that imports onnxruntime-web (ort.wasm.min.mjs,
+ *                                        resp. ort.webgpu.min.mjs) and defines window.parity
+ *   /ort/<file>                          onnxruntime-web's dist files (.mjs, .wasm)
+ *   /models/<id>.onnx                    model bytes registered by open() (kept in memory)
+ *
+ * Tensors cross the page boundary as base64 of their little-endian float32 bytes: exact and
+ * compact. The WebGPU page counts GPUQueue.submit() calls, proof that work reached the GPU
+ * device, and reports the adapter (SwiftShader, a CPU implementation, when there is no GPU).
+ */
+import { createServer, type Server } from 'node:http';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { basename, dirname, join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import type { Feed } from './golden.js';
+import type { RuntimeSession } from './runtimes.js';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Flags for headless Chromium: no network chatter, fresh profile (playwright's temporary user-data-dir). */
+export const CHROMIUM_ARGS = [
+  '--headless=new', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', '--enable-unsafe-webgpu',
+];
+
+export type BrowserEp = 'wasm' | 'webgpu';
+
+const require = createRequire(import.meta.url);
+const ORT_DIST = dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
+const BUNDLE: Record<BrowserEp, string> = { wasm: 'ort.wasm.min.mjs', webgpu: 'ort.webgpu.min.mjs' };
+
+const MIME: Record<string, string> = { '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html; charset=utf-8' };
+
+/** The page script: window.parity.{info, open, run, release}. Runs in the browser. */
+function pageHtml(ep: BrowserEp): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>@vae/test parity (${ep})</title></head>
+<body><p>@vae/test parity page: onnxruntime-web, ${ep} execution provider only.</p>
+<script type="module">
+  globalThis.__gpuSubmits = 0;
+  if (globalThis.GPUQueue) {
+    const submit = GPUQueue.prototype.submit;
+    GPUQueue.prototype.submit = function (...args) { globalThis.__gpuSubmits++; return submit.apply(this, args); };
+  }
+  const ort = await import('/ort/${BUNDLE[ep]}');
+  ort.env.wasm.wasmPaths = location.origin + '/ort/';
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.proxy = false;
+  ort.env.logLevel = 'error';
+  const fromB64 = (s) => { const b = atob(s); const u = new Uint8Array(b.length); for (let i = 0; i < b.length; i++) u[i] = b.charCodeAt(i); return new Float32Array(u.buffer); };
+  const toB64 = (f) => { const u = new Uint8Array(f.buffer, f.byteOffset, f.byteLength); let s = ''; for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000)); return btoa(s); };
+  const sessions = new Map();
+  let next = 1;
+  window.parity = {
+    async info() {
+      const info = { ep: '${ep}', ort: ort.env.versions, userAgent: navigator.userAgent, secure: isSecureContext, adapter: null };
+      if ('${ep}' === 'webgpu') {
+        if (!navigator.gpu) throw new Error('navigator.gpu is undefined: this Chromium exposes no WebGPU (is --enable-unsafe-webgpu set?)');
+        const adapter = await navigator.gpu.requestAdapter();
+        if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned null: no WebGPU adapter');
+        const a = adapter.info ?? {};
+        info.adapter = { vendor: a.vendor ?? '', architecture: a.architecture ?? '', device: a.device ?? '', description: a.description ?? '' };
+      }
+      return info;
+    },
+    async open(url) {
+      const session = await ort.InferenceSession.create(url, { executionProviders: ['${ep}'] });
+      const id = next++;
+      sessions.set(id, session);
+      return id;
+    },
+    async run(id, feeds) {
+      const session = sessions.get(id);
+      const input = {};
+      for (const f of feeds) input[f.name] = new ort.Tensor('float32', fromB64(f.b64), f.dims);
+      const before = globalThis.__gpuSubmits;
+      const results = await session.run(input);
+      const out = {};
+      for (const [name, t] of Object.entries(results)) {
+        if (t.type !== 'float32') throw new Error('output "' + name + '" is ' + t.type + ', expected float32');
+        const data = t.location === 'cpu' ? t.data : await t.getData();
+        out[name] = { dims: t.dims, b64: toB64(data) };
+      }
+      return { out, gpuSubmits: globalThis.__gpuSubmits - before };
+    },
+    async release(id) {
+      await sessions.get(id)?.release();
+      sessions.delete(id);
+    },
+  };
+  document.body.dataset.ready = 'true';
+</script></body></html>`;
+}
+
+const toB64 = (f: Float32Array): string => Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64');
+function fromB64(s: string): Float32Array {
+  const b = Buffer.from(s, 'base64');
+  const out = new Float32Array(b.length / 4);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
+interface ParityWindow {
+  parity: {
+    info(): Promise<{ ep: string; ort: Record<string, string>; userAgent: string; secure: boolean; adapter: null | Record<string, string> }>;
+    open(url: string): Promise<number>;
+    run(id: number, feeds: { name: string; dims: number[]; b64: string }[]): Promise<{ out: Record<string, { dims: number[]; b64: string }>; gpuSubmits: number }>;
+    release(id: number): Promise<void>;
+  };
+}
+
+export class BrowserHost {
+  private readonly models = new Map<string, Uint8Array>();
+  private readonly pages = new Map<BrowserEp, Promise<{ page: Page; errors: string[] }>>();
+  /** Every request path, for tests and for describe() (which wasm binary each page loaded). */
+  readonly requests: string[] = [];
+  private nextModel = 1;
+
+  private constructor(private readonly server: Server, readonly origin: string, private readonly browser: Browser) {}
+
+  /** Starts the server and launches Chromium (once; both pages share it). */
+  static async start(): Promise<BrowserHost> {
+    if (!existsSync(CHROMIUM_PATH)) throw new Error(`${CHROMIUM_PATH} not found (apt-get install chromium)`);
+    let host: BrowserHost | undefined;
+    const server = createServer((req, res) => {
+      const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
+      host?.requests.push(path);
+      const send = (status: number, type: string, body: string | Uint8Array) => {
+        res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+        res.end(body);
+      };
+      const page = /^\/page\/(wasm|webgpu)\.html$/.exec(path);
+      if (page) return send(200, MIME['.html'], pageHtml(page[1] as BrowserEp));
+      const model = /^\/models\/(\d+)\.onnx$/.exec(path);
+      if (model && host?.models.has(model[1])) return send(200, 'application/octet-stream', host.models.get(model[1])!);
+      const ort = /^\/ort\/(ort[\w.-]*\.(?:mjs|wasm))$/.exec(path);
+      if (ort) {
+        const file = join(ORT_DIST, basename(ort[1]));
+        if (existsSync(file) && statSync(file).isFile()) {
+          res.writeHead(200, { 'content-type': MIME[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream', 'content-length': statSync(file).size });
+          createReadStream(file).pipe(res);
+          return;
+        }
+      }
+      send(404, 'text/plain', `not found: ${path}`);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, timeout: 120_000 });
+      host = new BrowserHost(server, origin, browser);
+      return host;
+    } catch (err) {
+      server.closeAllConnections();
+      server.close();
+      throw err;
+    }
+  }
+
+  private page(ep: BrowserEp): Promise<{ page: Page; errors: string[] }> {
+    let p = this.pages.get(ep);
+    if (!p) {
+      p = (async () => {
+        const context = await this.browser.newContext();
+        const page = await context.newPage();
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(e.message));
+        page.on('console', (m) => {
+          if (process.env.VAE_TEST_DEBUG) console.error(`[chromium ${ep} ${m.type()}] ${m.text()}`);
+          if (m.type() === 'error') errors.push(m.text());
+        });
+        await page.goto(`${this.origin}/page/${ep}.html`);
+        await page.waitForFunction("document.body?.dataset.ready === 'true'", undefined, { timeout: 120_000 }).catch((err: Error) => {
+          throw new Error(`the ${ep} page did not load: ${errors.join('; ') || err.message}`);
+        });
+        return { page, errors };
+      })();
+      this.pages.set(ep, p);
+    }
+    return p;
+  }
+
+  /** One line about the page's runtime: ort version, Chromium version, the WebGPU adapter. */
+  async describe(ep: BrowserEp): Promise<string> {
+    const { page } = await this.page(ep);
+    const info = await page.evaluate(() => (globalThis as unknown as ParityWindow).parity.info());
+    const chrome = this.browser.version();
+    const ortVersion = info.ort.web ?? info.ort.common ?? '?';
+    if (ep === 'wasm') return `onnxruntime-web ${ortVersion} (${BUNDLE.wasm}), wasm execution provider, 1 thread, Chromium ${chrome}`;
+    const a = info.adapter!;
+    const adapter = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ') || 'unnamed adapter';
+    return `onnxruntime-web ${ortVersion} (${BUNDLE.webgpu}), WebGPU execution provider only, adapter: ${adapter}, Chromium ${chrome}`;
+  }
+
+  /** Serves the model, creates a session on `ep` alone (onnxruntime-web throws if that EP cannot run it). */
+  async open(ep: BrowserEp, model: Uint8Array, label: string): Promise<RuntimeSession> {
+    const { page, errors } = await this.page(ep);
+    const key = String(this.nextModel++);
+    this.models.set(key, model);
+    const url = `${this.origin}/models/${key}.onnx`;
+    let id: number;
+    try {
+      id = await page.evaluate((u) => (globalThis as unknown as ParityWindow).parity.open(u), url);
+    } catch (err) {
+      this.models.delete(key);
+      throw new Error(`${label}: creating a session on ${ep} failed: ${firstLine(err)}${errors.length ? ` (${errors.at(-1)})` : ''}`);
+    }
+    const models = this.models;
+    return {
+      async run(feeds: Feed[]) {
+        const args = { id, feeds: feeds.map((f) => ({ name: f.name, dims: f.dims, b64: toB64(f.data) })) };
+        const result = await page.evaluate((a) => (globalThis as unknown as ParityWindow).parity.run(a.id, a.feeds), args);
+        if (ep === 'webgpu' && result.gpuSubmits === 0) {
+          throw new Error(`${label}: the WebGPU session ran without submitting any GPU work: it did not run on WebGPU`);
+        }
+        return Object.fromEntries(Object.entries(result.out).map(([k, v]) => [k, fromB64(v.b64)]));
+      },
+      async release() {
+        models.delete(key);
+        await page.evaluate((i) => (globalThis as unknown as ParityWindow).parity.release(i), id).catch(() => undefined);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.browser.close().catch(() => undefined);
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).replace(/^page\.evaluate: /, '').split('\n')[0];
+}

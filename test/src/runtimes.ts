@@ -1,0 +1,226 @@
+/**
+ * The runtimes of the parity matrix. Each one opens an ONNX model from bytes and runs float32
+ * feeds; `start()` says whether it can run here at all (a skipped row names the reason).
+ *
+ *   node-cpu         onnxruntime-node, CPU execution provider
+ *   node-cuda        onnxruntime-node, CUDA execution provider (needs the provider + a GPU)
+ *   web-node         onnxruntime-web's wasm execution provider, in this Node process
+ *   chromium-wasm    onnxruntime-web (ort.wasm build), wasm EP, in headless Chromium
+ *   chromium-webgpu  onnxruntime-web (ort.webgpu build), WebGPU EP only, in headless Chromium
+ *
+ * All sessions use one thread: results do not depend on it (onnxruntime splits GEMMs by
+ * output blocks, never along the reduction), and the machines running CI are small.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { encodeModel } from '@vae/export';
+import type { Feed } from './golden.js';
+import { BrowserHost, CHROMIUM_PATH, type BrowserEp } from './browser.js';
+
+export const RUNTIME_IDS = ['node-cpu', 'node-cuda', 'web-node', 'chromium-wasm', 'chromium-webgpu'] as const;
+export type RuntimeId = (typeof RUNTIME_IDS)[number];
+
+export const RUNTIME_LABELS: Record<RuntimeId, string> = {
+  'node-cpu': 'onnxruntime-node, CPU EP',
+  'node-cuda': 'onnxruntime-node, CUDA EP',
+  'web-node': 'onnxruntime-web, wasm EP, in Node',
+  'chromium-wasm': 'onnxruntime-web, wasm EP, in headless Chromium',
+  'chromium-webgpu': 'onnxruntime-web, WebGPU EP, in headless Chromium',
+};
+
+export function isRuntimeId(s: string): s is RuntimeId {
+  return (RUNTIME_IDS as readonly string[]).includes(s);
+}
+
+export interface RuntimeSession {
+  /** Runs the model; returns every output (float32 only). */
+  run(feeds: Feed[]): Promise<Record<string, Float32Array>>;
+  release(): Promise<void>;
+}
+
+export type StartResult = { ok: true; description: string } | { ok: false; reason: string };
+
+export interface Runtime {
+  id: RuntimeId;
+  /** Whether it can run here; describes it (versions, adapter) or says why not. Called once. */
+  start(): Promise<StartResult>;
+  open(model: Uint8Array, label: string): Promise<RuntimeSession>;
+  close(): Promise<void>;
+}
+
+type OrtModule = typeof import('onnxruntime-node');
+type OrtWebModule = typeof import('onnxruntime-web');
+type OrtTensor = { type: string; data: unknown; dims: readonly number[] };
+
+function collect(results: Record<string, OrtTensor>): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (const [name, t] of Object.entries(results)) {
+    if (t.type !== 'float32') throw new Error(`output "${name}" is ${t.type}, expected float32`);
+    out[name] = t.data as Float32Array;
+  }
+  return out;
+}
+
+/** How to get onnxruntime-node's CUDA provider (see README.md, Install). */
+export const CUDA_INSTALL_HINT = 'install it with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a machine with an NVIDIA GPU and CUDA 12';
+
+function ortNodeBinaryDir(): string | undefined {
+  try {
+    const main = createRequire(import.meta.url).resolve('onnxruntime-node');
+    return join(dirname(main), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why onnxruntime-node cannot use CUDA here, or null when it can (a session must open on it). */
+export async function cudaUnavailableReason(ort: OrtModule): Promise<string | null> {
+  const listed = ort.listSupportedBackends?.() ?? [];
+  if (!listed.some((b) => b.name === 'cuda')) return `this onnxruntime-node build (${process.platform}/${process.arch}) has no CUDA support`;
+  const dir = ortNodeBinaryDir();
+  if (process.platform === 'linux' && dir && !existsSync(join(dir, 'libonnxruntime_providers_cuda.so'))) {
+    return `no CUDA execution provider installed (${CUDA_INSTALL_HINT})`;
+  }
+  if (process.platform === 'linux' && !existsSync('/dev/nvidiactl') && !existsSync('/dev/nvidia0')) return 'no GPU (no /dev/nvidia0)';
+  return null;
+}
+
+/** A [1] -> [1] Identity graph (opset 17): the smallest model a provider must accept. */
+function identityModel(): Uint8Array {
+  const io = (name: string) => ({ name, type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_value: 1 }] } } } });
+  return encodeModel({
+    ir_version: 8, opset_import: [{ domain: '', version: 17 }], producer_name: '@vae/test', producer_version: '0.1.0',
+    graph: { name: 'probe', node: [{ name: 'identity', op_type: 'Identity', input: ['a'], output: ['b'] }], initializer: [], input: [io('a')], output: [io('b')] },
+  });
+}
+
+class NodeRuntime implements Runtime {
+  private ort!: OrtModule;
+  constructor(readonly id: 'node-cpu' | 'node-cuda') {}
+
+  async start(): Promise<StartResult> {
+    this.ort = await import('onnxruntime-node');
+    const version = this.ort.env.versions.node ?? this.ort.env.versions.common;
+    if (this.id === 'node-cpu') return { ok: true, description: `onnxruntime-node ${version}, CPU execution provider, 1 thread` };
+    const reason = await cudaUnavailableReason(this.ort);
+    if (reason) return { ok: false, reason };
+    // cuBLAS / cuDNN read this when they load: no TF32 tensor-core math (10-bit mantissas) in float32 graphs.
+    process.env.NVIDIA_TF32_OVERRIDE ??= '0';
+    try {
+      // A session must really open on CUDA: that loads the provider, the CUDA runtime and cuDNN.
+      const probe = await this.ort.InferenceSession.create(identityModel(), { executionProviders: ['cuda'], logSeverityLevel: 3 });
+      await probe.release();
+    } catch (err) {
+      return { ok: false, reason: `a session on the CUDA execution provider failed to open: ${(err as Error).message.split('\n')[0]}` };
+    }
+    return { ok: true, description: `onnxruntime-node ${version}, CUDA execution provider (device 0)` };
+  }
+
+  async open(model: Uint8Array): Promise<RuntimeSession> {
+    const ort = this.ort;
+    const session = await ort.InferenceSession.create(model, {
+      executionProviders: [this.id === 'node-cuda' ? { name: 'cuda', deviceId: 0 } : 'cpu'],
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      logSeverityLevel: 3,
+    });
+    return {
+      async run(feeds) {
+        const input: Record<string, InstanceType<OrtModule['Tensor']>> = {};
+        for (const f of feeds) input[f.name] = new ort.Tensor('float32', f.data, f.dims);
+        return collect(await session.run(input) as Record<string, OrtTensor>);
+      },
+      release: () => session.release(),
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+class WebNodeRuntime implements Runtime {
+  readonly id = 'web-node' as const;
+  private ort!: OrtWebModule;
+
+  async start(): Promise<StartResult> {
+    this.ort = await import('onnxruntime-web');
+    this.ort.env.wasm.numThreads = 1;
+    this.ort.env.logLevel = 'error';
+    return { ok: true, description: `onnxruntime-web ${this.ort.env.versions.web ?? this.ort.env.versions.common}, wasm execution provider (SIMD), 1 thread, Node ${process.version}` };
+  }
+
+  async open(model: Uint8Array): Promise<RuntimeSession> {
+    const ort = this.ort;
+    const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], logSeverityLevel: 3 });
+    return {
+      async run(feeds) {
+        const input: Record<string, InstanceType<OrtWebModule['Tensor']>> = {};
+        for (const f of feeds) input[f.name] = new ort.Tensor('float32', f.data, f.dims);
+        return collect(await session.run(input) as Record<string, OrtTensor>);
+      },
+      release: () => session.release(),
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+class BrowserRuntime implements Runtime {
+  private readonly ep: BrowserEp;
+  constructor(readonly id: 'chromium-wasm' | 'chromium-webgpu', private readonly host: () => Promise<BrowserHost>) {
+    this.ep = id === 'chromium-webgpu' ? 'webgpu' : 'wasm';
+  }
+
+  async start(): Promise<StartResult> {
+    if (!existsSync(CHROMIUM_PATH)) return { ok: false, reason: `${CHROMIUM_PATH} not found (apt-get install chromium)` };
+    try {
+      const host = await this.host();
+      return { ok: true, description: await host.describe(this.ep) };
+    } catch (err) {
+      return { ok: false, reason: (err as Error).message.split('\n')[0] };
+    }
+  }
+
+  async open(model: Uint8Array, label: string): Promise<RuntimeSession> {
+    return (await this.host()).open(this.ep, model, label);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * The runtimes asked for, created lazily and shared: Chromium is launched once for both
+ * browser rows (and every model verified with this set), and closed by close().
+ */
+export class RuntimeSet {
+  private readonly started = new Map<RuntimeId, Promise<StartResult>>();
+  private readonly runtimes = new Map<RuntimeId, Runtime>();
+  private browser?: Promise<BrowserHost>;
+
+  runtime(id: RuntimeId): Runtime {
+    let r = this.runtimes.get(id);
+    if (!r) {
+      const host = () => (this.browser ??= BrowserHost.start());
+      r = id === 'node-cpu' || id === 'node-cuda' ? new NodeRuntime(id)
+        : id === 'web-node' ? new WebNodeRuntime()
+        : new BrowserRuntime(id, host);
+      this.runtimes.set(id, r);
+    }
+    return r;
+  }
+
+  /** Starts a runtime once; later calls return the first answer. */
+  start(id: RuntimeId): Promise<StartResult> {
+    let s = this.started.get(id);
+    if (!s) {
+      s = this.runtime(id).start().catch((err: Error): StartResult => ({ ok: false, reason: `failed to start: ${err.message.split('\n')[0]}` }));
+      this.started.set(id, s);
+    }
+    return s;
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.runtimes.values()) await r.close();
+    if (this.browser) await (await this.browser.catch(() => undefined))?.close();
+  }
+}
