@@ -1,14 +1,15 @@
 /**
  * Decoder speed: batch-1 latency and throughput at batch 256 and 4096, for onnxruntime-node
- * on the CPU (raw session.run with pre-allocated tensors, and through Vae.decode) and for
- * tfjs (wasm backend) running the same weights, read from decoder.onnx's initializers.
+ * on the CPU (raw session.run on pre-made input tensors, with onnxruntime-allocated or
+ * pre-allocated outputs, 2 and 1 threads; and through Vae.decode) and for tfjs (wasm backend)
+ * running the same weights, read from decoder.onnx's initializers.
  *
  *   npm run bench:node                      # from the repository root (builds first)
- *   node runtime-node/dist/bench.js [--model DIR] [--threads N] [--seconds S] [--json]
+ *   node runtime-node/dist/bench.js [--model DIR] [--threads N] [--seconds S] [--rounds R] [--json] [--skip-tfjs]
  *
- * Every figure is measured in several rounds, the decoders taking turns within each round;
- * the table shows the median round and the best one (the best is the least disturbed by
- * other processes on a shared machine).
+ * Every figure is measured in several rounds; within a round every decoder and batch size
+ * takes its turn. The table shows the median round and the best one (the best is the least
+ * disturbed by other processes on a shared machine).
  * Not part of the library's API (it needs the devDependencies @vae/export, @vae/train, tfjs).
  */
 import { availableParallelism, cpus } from 'node:os';
@@ -50,60 +51,47 @@ async function timeCalls(fn: () => Promise<unknown> | unknown, seconds: number, 
 type Decoder = { name: string; run: (batch: number) => () => Promise<unknown> | unknown; release?: () => Promise<void> | void };
 
 /**
- * Measures every decoder round-robin: round r of a figure runs each decoder in turn, so a
- * burst of load from other processes hits all of them alike instead of one row.
+ * Measures every decoder and batch size round-robin: each round runs every (batch, decoder)
+ * pair in turn, so a burst of load from other processes hits all figures alike instead of
+ * one row or one column.
  */
 async function measureAll(decoders: Decoder[], seconds: number, roundsPerFigure: number): Promise<Row[]> {
-  const latency: number[][] = decoders.map(() => []);
-  const rates: Record<number, number[][]> = Object.fromEntries(BATCHES.map((b) => [b, decoders.map(() => [])]));
-  const one = decoders.map((d) => d.run(1));
-  for (const call of one) for (let i = 0; i < 200; i++) await call(); // warm-up
+  const sizes = [1, ...BATCHES];
+  const calls = sizes.map((b) => decoders.map((d) => d.run(b)));
+  const values: number[][][] = sizes.map(() => decoders.map(() => []));
+  for (const [k, row] of calls.entries()) for (const call of row) for (let i = 0; i < (sizes[k] === 1 ? 200 : 3); i++) await call(); // warm-up
   for (let r = 0; r < roundsPerFigure; r++) {
-    for (const [i, call] of one.entries()) latency[i].push(await timeCalls(call, seconds));
-  }
-  for (const b of BATCHES) {
-    const calls = decoders.map((d) => d.run(b));
-    for (const call of calls) for (let i = 0; i < 3; i++) await call();
-    for (let r = 0; r < roundsPerFigure; r++) {
-      for (const [i, call] of calls.entries()) rates[b][i].push((b / (await timeCalls(call, seconds))) * 1000);
+    for (const [k, b] of sizes.entries()) {
+      for (const [i, call] of calls[k].entries()) {
+        const ms = await timeCalls(call, seconds);
+        values[k][i].push(b === 1 ? ms : (b / ms) * 1000);
+      }
     }
   }
   for (const d of decoders) await d.release?.();
   return decoders.map((d, i) => ({
     runtime: d.name,
-    latencyMs: figure(latency[i], false),
-    throughput: Object.fromEntries(BATCHES.map((b) => [b, figure(rates[b][i], true)])),
+    latencyMs: figure(values[0][i], false),
+    throughput: Object.fromEntries(BATCHES.map((b, k) => [b, figure(values[k + 1][i], true)])),
   }));
 }
 
-/** Rows per call: batches above CHUNK are decoded in CHUNK-row calls (activations stay in cache). */
-const CHUNK = 1024;
-
-/** onnxruntime-node session.run with pre-allocated input and output tensors, `chunk` rows per call. */
-async function ortDecoder(path: string, n: number, threads: number, z: Float32Array, chunk = CHUNK): Promise<Decoder> {
+/**
+ * onnxruntime-node session.run, one call per batch, on a pre-made input tensor. Outputs are
+ * allocated by onnxruntime, or (`preallocated`) written into pre-made output tensors.
+ */
+async function ortDecoder(path: string, n: number, threads: number, z: Float32Array, preallocated = false): Promise<Decoder> {
   const session = await ort.InferenceSession.create(path, {
     executionProviders: ['cpu'], graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: threads, interOpNumThreads: 1,
   });
-  const how = chunk >= Math.max(...BATCHES) ? 'one session.run per batch' : `session.run, <= ${chunk} rows per call`;
+  const how = preallocated ? 'pre-allocated input and output tensors' : 'outputs allocated by onnxruntime';
   return {
-    name: `onnxruntime-node ${ort.env.versions.node ?? ''} cpu, ${threads} thread${threads === 1 ? '' : 's'} (${how})`,
+    name: `onnxruntime-node ${ort.env.versions.node ?? ''} cpu, ${threads} thread${threads === 1 ? '' : 's'}, session.run (${how})`,
     run: (b) => {
-      const out = new Float32Array(b * 784);
-      const calls: [Record<string, ort.Tensor>, Record<string, ort.Tensor>][] = [];
-      for (let start = 0; start < b; start += chunk) {
-        const rows = Math.min(chunk, b - start);
-        calls.push([
-          { z: new ort.Tensor('float32', z.subarray(start * n, (start + rows) * n), [rows, n]) },
-          { x_hat: new ort.Tensor('float32', out.subarray(start * 784, (start + rows) * 784), [rows, 784]) },
-        ]);
-      }
-      if (calls.length === 1) {
-        const [feeds, fetches] = calls[0];
-        return () => session.run(feeds, fetches);
-      }
-      return async () => {
-        for (const [feeds, fetches] of calls) await session.run(feeds, fetches);
-      };
+      const feeds = { z: new ort.Tensor('float32', z.subarray(0, b * n), [b, n]) };
+      if (!preallocated) return () => session.run(feeds);
+      const fetches = { x_hat: new ort.Tensor('float32', new Float32Array(b * 784), [b, 784]) };
+      return () => session.run(feeds, fetches);
     },
     release: () => session.release(),
   };
@@ -150,28 +138,18 @@ async function tfjsDecoder(path: string, n: number, z: Float32Array): Promise<{ 
     }
     return h;
   });
-  const decodeOnce = (input: Float32Array, b: number) => {
+  const decode = (input: Float32Array, b: number) => {
     const x = tf.tensor2d(input, [b, n]);
     const y = forward(x);
     const data = y.dataSync() as Float32Array;
     x.dispose(); y.dispose();
     return data;
   };
-  // The same chunking as onnxruntime's main row, so both see the same cache behaviour.
-  const decode = (input: Float32Array, b: number) => {
-    if (b <= CHUNK) return decodeOnce(input, b);
-    const out = new Float32Array(b * 784);
-    for (let start = 0; start < b; start += CHUNK) {
-      const rows = Math.min(CHUNK, b - start);
-      out.set(decodeOnce(input.subarray(start * n, (start + rows) * n), rows), start * 784);
-    }
-    return out;
-  };
   return {
     backend: `${backend.description}, tfjs ${tf.version.tfjs}`,
     check: (x) => decode(x, x.length / n),
     decoder: {
-      name: `tfjs ${tf.version.tfjs} wasm (fused matMul, <= ${CHUNK} rows per call)`,
+      name: `tfjs ${tf.version.tfjs} wasm (fused matMul + bias + activation)`,
       run: (b) => {
         const input = z.slice(0, b * n);
         return () => decode(input, b);
@@ -187,7 +165,7 @@ const fmtRate = (f: Figure) => `${Math.round(f.median).toLocaleString('en-US')} 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      model: { type: 'string' }, threads: { type: 'string' }, seconds: { type: 'string', default: '0.25' },
+      model: { type: 'string' }, threads: { type: 'string' }, seconds: { type: 'string', default: '0.2' },
       rounds: { type: 'string', default: '9' }, json: { type: 'boolean', default: false }, 'skip-tfjs': { type: 'boolean', default: false },
     },
   });
@@ -206,7 +184,7 @@ async function main(): Promise<void> {
 
   const decoders: Decoder[] = [
     await ortDecoder(path, n, threads, z),
-    await ortDecoder(path, n, threads, z, Infinity),
+    await ortDecoder(path, n, threads, z, true),
     ...(threads !== 1 ? [await ortDecoder(path, n, 1, z)] : []),
     await vaeDecoder(dir, n, threads, z),
   ];

@@ -63,6 +63,7 @@ describe('batches of any size', () => {
   it('split into chunks (maxBatch 3) gives the same numbers as one run', async () => {
     const whole = await Vae.load(N64, { executionProvider: 'cpu' });
     const chunked = await Vae.load(N64, { executionProvider: 'cpu', maxBatch: 3 });
+    const big1024 = await Vae.load(N64, { executionProvider: 'cpu', maxBatch: 1024 });
     try {
       const [set] = await readTestDataSets(join(N64, 'encoder'));
       const x = set.inputs[0].data as Float32Array; // 16 images: chunks of 3,3,3,3,3,1
@@ -71,18 +72,20 @@ describe('batches of any size', () => {
       assert.deepEqual(b.logvar, a.logvar);
       const da = await whole.decode(a.mu), db = await chunked.decode(a.mu);
       assert.deepEqual(db.data, da.data);
-      // A batch larger than the default chunk (1024 on the CPU): row i of a big batch equals decoding row i alone.
+      // A batch larger than the chunk size: row i of a big batch equals decoding row i alone.
       const big = new Float32Array(5000 * 64);
       for (let i = 0; i < big.length; i++) big[i] = Math.sin(i * 0.37) * 2;
-      const out = await whole.decode(big);
+      const out = await big1024.decode(big);
+      assert.deepEqual(out.data, (await whole.decode(big)).data);
       assert.equal(out.count, 5000);
       for (const row of [0, 1023, 1024, 4095, 4096, 4999]) {
-        const one = await whole.decode(big.subarray(row * 64, (row + 1) * 64));
+        const one = await big1024.decode(big.subarray(row * 64, (row + 1) * 64));
         assert.ok(maxAbsDiff(out.data.subarray(row * 784, (row + 1) * 784), one.data) <= 1e-6, `row ${row}`);
       }
     } finally {
       await whole.release();
       await chunked.release();
+      await big1024.release();
     }
   });
 });
