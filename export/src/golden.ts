@@ -7,6 +7,7 @@
  * Decoder sets: edge latents (0, ±5 everywhere, alternating ±5, ±5 one-hot); 16 seeded
  * N(0, I) vectors; the posterior means of the 16 test images.
  */
+import { seededNormals } from '@vae/models';
 import * as tf from '@tensorflow/tfjs';
 import { decode, encode, type VaeModel } from '@vae/train';
 import { mkdir, readdir } from 'node:fs/promises';
@@ -26,25 +27,8 @@ export const GOLDEN_IMAGES = 16;
 /** Seed of the N(0, I) latent set. */
 export const GOLDEN_SEED = 20240611;
 
-/** n standard-normal float32 values (mulberry32 + Box–Muller): the same on every machine. */
-export function seededNormals(count: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - rand()));
-    const t = 2 * Math.PI * rand();
-    out[i] = r * Math.cos(t);
-    if (i + 1 < count) out[i + 1] = r * Math.sin(t);
-  }
-  return out;
-}
+/** The contract's seeded N(0, I) generator (export's golden latents use it). */
+export { seededNormals };
 
 /**
  * Edge latent vectors, one per row: 0; +5 and -5 on every dimension; alternating +5/-5;

@@ -3,3 +3,4 @@
  * The Node loader that checks files on disk is `@vae/models/node`.
  */
 export * from './schema.js';
+export * from './random.js';

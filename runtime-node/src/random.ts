@@ -1,30 +1,5 @@
 /**
- * Seeded standard-normal numbers: mulberry32 + Box–Muller, the same generator as the
- * export's golden latents (`seededNormals` in @vae/export), so a seed means the same
- * vectors everywhere and on every machine.
+ * Seeded standard normals for `sample()`: the contract's generator (mulberry32 + Box–Muller,
+ * in @vae/models), shared with export's golden latents and runtime-web.
  */
-
-/** mulberry32: a small 32-bit PRNG; returns uniform numbers in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** `count` float32 values from N(0, scale^2), deterministic for a seed. */
-export function seededNormals(count: number, seed: number, scale = 1): Float32Array {
-  const rand = mulberry32(seed);
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - rand()));
-    const t = 2 * Math.PI * rand();
-    out[i] = scale * r * Math.cos(t);
-    if (i + 1 < count) out[i + 1] = scale * r * Math.sin(t);
-  }
-  return out;
-}
+export { mulberry32, seededNormals } from '@vae/models';
