@@ -7,7 +7,8 @@
  * (seed, e, s) alone, and the optimizer's state is checkpointed, so a run that stops and
  * resumes computes exactly what an uninterrupted run computes on the same backend.
  */
-import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { selectBackend, type BackendChoice, type BackendInfo } from './backend.js';
@@ -235,14 +236,4 @@ async function lastLoggedEpoch(path: string): Promise<EpochRecord | undefined> {
   if (!existsSync(path)) return undefined;
   const lines = (await readFile(path, 'utf8')).split('\n').filter(Boolean);
   return lines.length ? (JSON.parse(lines[lines.length - 1]) as EpochRecord) : undefined;
-}
-
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}
-
-export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  return writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
 }

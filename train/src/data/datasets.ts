@@ -10,11 +10,11 @@
 //   4. a per-user cache folder, filled by downloading from the canonical mirrors.
 
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../atomic.js';
 import { DataError, describeError, gunzipBytes, isGzip, readIdxFile, sha256Hex } from './idx.js';
 
 export type DatasetName = 'mnist' | 'fashion-mnist';
@@ -203,7 +203,7 @@ export async function downloadDataset(options: DownloadOptions = {}): Promise<st
         }
         // Keep the bytes as served: .gz stays compressed on disk (a quarter of the size).
         const dest = join(dir, isGzip(bytes) ? `${name}.gz` : name);
-        await writeAtomically(dest, bytes);
+        await writeFileAtomic(dest, bytes);
         written.push(dest);
         done = true;
         break;
@@ -245,17 +245,6 @@ async function fetchBytes(
     onProgress?.({ file, url, receivedBytes, totalBytes });
   }
   return Buffer.concat(chunks);
-}
-
-async function writeAtomically(dest: string, bytes: Uint8Array): Promise<void> {
-  const temp = `${dest}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(temp, bytes);
-    await rename(temp, dest);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
 }
 
 export interface Dataset {
