@@ -7,8 +7,8 @@
  *   npm run bench:node                      # from the repository root (builds first)
  *   node runtime-node/dist/bench.js [--model DIR] [--threads N] [--seconds S] [--rounds R] [--json] [--skip-tfjs]
  *
- * Every figure is measured in several rounds; within a round every decoder and batch size
- * takes its turn. The table shows the median round and the best one (the best is the least
+ * Decoders are measured one at a time, each in several rounds; within a round every batch
+ * size takes its turn. The table shows the median round and the best one (the best is the least
  * disturbed by other processes on a shared machine).
  * Not part of the library's API (it needs the devDependencies @vae/export, @vae/train, tfjs).
  */
@@ -51,29 +51,30 @@ async function timeCalls(fn: () => Promise<unknown> | unknown, seconds: number, 
 type Decoder = { name: string; run: (batch: number) => () => Promise<unknown> | unknown; release?: () => Promise<void> | void };
 
 /**
- * Measures every decoder and batch size round-robin: each round runs every (batch, decoder)
- * pair in turn, so a burst of load from other processes hits all figures alike instead of
- * one row or one column.
+ * Measures one decoder at a time: it is opened, timed and released before the next one
+ * opens, as a user's process would run it. (Interleaving several open sessions cost the
+ * one being timed up to half its batch-4096 throughput: the others' idle thread pools and
+ * buffers compete for the two cores and the cache.) Within a decoder, every round takes
+ * batch 1, 256 and 4096 in turn, so a burst of outside load hits all three alike.
  */
-async function measureAll(decoders: Decoder[], seconds: number, roundsPerFigure: number): Promise<Row[]> {
+async function measure(open: () => Promise<Decoder>, seconds: number, roundsPerFigure: number): Promise<Row> {
+  const d = await open();
   const sizes = [1, ...BATCHES];
-  const calls = sizes.map((b) => decoders.map((d) => d.run(b)));
-  const values: number[][][] = sizes.map(() => decoders.map(() => []));
-  for (const [k, row] of calls.entries()) for (const call of row) for (let i = 0; i < (sizes[k] === 1 ? 200 : 3); i++) await call(); // warm-up
+  const calls = sizes.map((b) => d.run(b));
+  const values: number[][] = sizes.map(() => []);
+  for (const [k, call] of calls.entries()) for (let i = 0; i < (sizes[k] === 1 ? 200 : 3); i++) await call(); // warm-up
   for (let r = 0; r < roundsPerFigure; r++) {
     for (const [k, b] of sizes.entries()) {
-      for (const [i, call] of calls[k].entries()) {
-        const ms = await timeCalls(call, seconds);
-        values[k][i].push(b === 1 ? ms : (b / ms) * 1000);
-      }
+      const ms = await timeCalls(calls[k], seconds);
+      values[k].push(b === 1 ? ms : (b / ms) * 1000);
     }
   }
-  for (const d of decoders) await d.release?.();
-  return decoders.map((d, i) => ({
+  await d.release?.();
+  return {
     runtime: d.name,
-    latencyMs: figure(values[0][i], false),
-    throughput: Object.fromEntries(BATCHES.map((b, k) => [b, figure(values[k + 1][i], true)])),
-  }));
+    latencyMs: figure(values[0], false),
+    throughput: Object.fromEntries(BATCHES.map((b, k) => [b, figure(values[k + 1], true)])),
+  };
 }
 
 /**
@@ -182,11 +183,11 @@ async function main(): Promise<void> {
   log(`decoder: ${path} (n = ${n}, ${model.manifest.name})`);
   log(`machine: ${availableParallelism()} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}; ${roundsPerFigure} rounds of ${seconds} s per figure`);
 
-  const decoders: Decoder[] = [
-    await ortDecoder(path, n, threads, z),
-    await ortDecoder(path, n, threads, z, true),
-    ...(threads !== 1 ? [await ortDecoder(path, n, 1, z)] : []),
-    await vaeDecoder(dir, n, threads, z),
+  const decoders: (() => Promise<Decoder>)[] = [
+    () => ortDecoder(path, n, threads, z),
+    () => ortDecoder(path, n, threads, z, true),
+    ...(threads !== 1 ? [() => ortDecoder(path, n, 1, z)] : []),
+    () => vaeDecoder(dir, n, threads, z),
   ];
   let parity: number | undefined;
   let tfBackend: string | undefined;
@@ -200,9 +201,10 @@ async function main(): Promise<void> {
     const got = tfjs.check(z.slice(0, 256 * n));
     parity = ref.reduce((m, v, i) => Math.max(m, Math.abs(v - got[i])), 0);
     log(`tfjs: ${tfBackend}; max |tfjs - onnxruntime| over 256 decodes = ${parity.toExponential(2)}`);
-    decoders.push(tfjs.decoder);
+    decoders.push(async () => tfjs.decoder);
   }
-  const rows = await measureAll(decoders, seconds, roundsPerFigure);
+  const rows: Row[] = [];
+  for (const open of decoders) rows.push(await measure(open, seconds, roundsPerFigure));
 
   if (values.json) {
     console.log(JSON.stringify({ model: dir, latentSize: n, threads, cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, tfjsBackend: tfBackend, parity, rows }, null, 2));
@@ -216,13 +218,14 @@ async function main(): Promise<void> {
   log(line(header));
   log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const t of table) log(line(t));
-  const ortRow = rows[0];
+  // The targets are for what users call: the library's decode (which chunks big batches).
+  const ortRow = rows.find((r) => r.runtime.startsWith('@vae/runtime-node')) ?? rows[0];
   const verdict = (f: Figure, ok: (v: number) => boolean, fmt: (v: number) => string) =>
     `median ${fmt(f.median)} (${ok(f.median) ? 'met' : 'NOT met'}), best ${fmt(f.best)} (${ok(f.best) ? 'met' : 'NOT met'})`;
   log('');
-  log(`targets, first row: batch-1 latency <= ${TARGET_LATENCY_MS} ms: ` +
+  log(`targets, Vae.decode row: batch-1 latency <= ${TARGET_LATENCY_MS} ms: ` +
     verdict(ortRow.latencyMs, (v) => v <= TARGET_LATENCY_MS, (v) => `${v.toFixed(4)} ms`));
-  log(`                    >= ${TARGET_THROUGHPUT.toLocaleString('en-US')} images/s at batch 4096: ` +
+  log(`                         >= ${TARGET_THROUGHPUT.toLocaleString('en-US')} images/s at batch 4096: ` +
     verdict(ortRow.throughput[4096], (v) => v >= TARGET_THROUGHPUT, (v) => Math.round(v).toLocaleString('en-US')));
 }
 

@@ -22,6 +22,9 @@ import { seededNormals } from './random.js';
 export type DecoderVariant = 'fp32' | 'fp16' | 'int8';
 export const DECODER_VARIANTS: readonly DecoderVariant[] = ['fp32', 'fp16', 'int8'];
 
+/** See VaeOptions.maxBatch. */
+export const DEFAULT_MAX_BATCH = 512;
+
 export interface VaeOptions {
   /** 'auto' (default): CUDA when it works, else CPU; 'cuda': CUDA or an error; 'cpu'. */
   executionProvider?: ExecutionProviderChoice;
@@ -29,7 +32,11 @@ export interface VaeOptions {
   threads?: number;
   /** Decoder weights: 'fp32' (default), 'fp16' or 'int8' (decoder.fp16.onnx / decoder.int8.onnx). */
   variant?: DecoderVariant;
-  /** Largest batch handed to one session.run; bigger inputs are split into chunks (default 8192). */
+  /**
+   * Largest batch handed to one session.run; bigger inputs are split into chunks (default 512).
+   * On the CPU, chunks of 256-512 rows decode ~1.6x faster than one 4096-row run (the
+   * working set stays in cache); `npm run bench:node` shows both.
+   */
   maxBatch?: number;
   /** Called with one line saying which execution provider runs, and why. */
   onMessage?: (message: string) => void;
@@ -137,7 +144,7 @@ export class Vae {
       throw err;
     }
     options.onMessage?.(selection.message);
-    const maxBatch = options.maxBatch ?? 8192;
+    const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     return new Vae(model.dir, model.manifest, selection.provider, selection.message, variant, sessions.encoder, sessions.decoder, maxBatch);
   }
 
