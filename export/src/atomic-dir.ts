@@ -3,8 +3,8 @@
  * renamed into place only when complete. Readers see the old directory or the new one,
  * never half of one; a failure removes the temporary folder and leaves the old one as it was.
  */
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { access, chmod, mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 export interface AtomicDirOptions {
@@ -19,12 +19,56 @@ export class OutputExistsError extends Error {
   }
 }
 
-/** Throws if `outDir` exists and may not be replaced. */
+/** Why a file system error stopped the write, in words (the error's code is kept as well). */
+const REASONS: Record<string, string> = {
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENOTDIR: 'a parent path is a file, not a folder',
+};
+
+/** The output directory could not be written; `code` is the file system's (ENOSPC, EACCES, ...). */
+export class OutputWriteError extends Error {
+  constructor(readonly path: string, message: string, readonly code: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'OutputWriteError';
+  }
+}
+
+/**
+ * A file system error (one with a `code`) as an OutputWriteError naming the output folder, the
+ * cause and what to do; other errors (a failed check, a bug) pass through unchanged.
+ */
+function writeError(out: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (err instanceof OutputWriteError || typeof code !== 'string') return err;
+  const hint = code === 'ENOSPC' || code === 'EDQUOT' ? 'free some space or choose another --out' : 'choose a writable --out';
+  return new OutputWriteError(out, `cannot write ${out}: ${REASONS[code] ?? code} (${(err as Error).message}); ${hint}`, code, { cause: err });
+}
+
+/**
+ * Throws if `outDir` exists and may not be replaced, or if it cannot be created: the nearest
+ * existing folder above it must be a writable directory. Cheap, so callers check before long work.
+ */
 export async function checkOutputDir(outDir: string, options: AtomicDirOptions = {}): Promise<void> {
   const out = resolve(outDir);
-  if (!existsSync(out)) return;
-  if (!options.force) throw new OutputExistsError(out);
-  if (!(await stat(out)).isDirectory()) throw new Error(`${out} exists and is not a directory: refusing to replace it`);
+  if (existsSync(out)) {
+    if (!options.force) throw new OutputExistsError(out);
+    if (!(await stat(out)).isDirectory()) throw new Error(`${out} exists and is not a directory: refusing to replace it`);
+  }
+  let dir = dirname(out);
+  try {
+    while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir); // mkdir -p creates the rest
+    if (!(await stat(dir)).isDirectory()) {
+      throw Object.assign(new Error(`ENOTDIR: not a directory, ${dir}`), { code: 'ENOTDIR' });
+    }
+    // W_OK: the permission bits (root passes those), and EROFS on a read-only mount.
+    await access(dir, constants.W_OK);
+  } catch (err) {
+    throw writeError(out, err);
+  }
 }
 
 /**
@@ -35,9 +79,14 @@ export async function writeDirAtomic<T>(outDir: string, options: AtomicDirOption
   const out = resolve(outDir);
   const parent = dirname(out);
   await checkOutputDir(out, options);
-  await mkdir(parent, { recursive: true });
-  // Same parent folder, so the final rename stays on one filesystem (and is atomic).
-  const tmp = await mkdtemp(join(parent, `.${basename(out)}.tmp-`));
+  let tmp: string;
+  try {
+    await mkdir(parent, { recursive: true });
+    // Same parent folder, so the final rename stays on one filesystem (and is atomic).
+    tmp = await mkdtemp(join(parent, `.${basename(out)}.tmp-`));
+  } catch (err) {
+    throw writeError(out, err);
+  }
   let result: T;
   try {
     result = await fill(tmp);
@@ -57,8 +106,14 @@ export async function writeDirAtomic<T>(outDir: string, options: AtomicDirOption
       await rename(tmp, out);
     }
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
+    const failure = writeError(out, err);
+    try {
+      await rm(tmp, { recursive: true, force: true });
+    } catch (rmErr) {
+      // Rare (e.g. the disk went read-only meanwhile): say what is left so it can be removed.
+      if (failure instanceof Error) failure.message += ` (the temporary folder ${tmp} could not be removed: ${(rmErr as Error).message})`;
+    }
+    throw failure;
   }
   await syncDir(parent);
   return result;

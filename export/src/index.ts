@@ -24,7 +24,7 @@ export {
   type GoldenSet, type Golden, type WrittenSet,
 } from './golden.js';
 export { readVaeWeights, encoderLayers, decoderLayers, expectedLayerNames, IO_DOCS, type VaeWeights, type DenseWeights } from './vae.js';
-export { writeDirAtomic, checkOutputDir, OutputExistsError, type AtomicDirOptions } from './atomic-dir.js';
+export { writeDirAtomic, checkOutputDir, OutputExistsError, OutputWriteError, type AtomicDirOptions } from './atomic-dir.js';
 export { writeManifest, listFiles, preprocessing, postprocessing, type ManifestInput } from './manifest.js';
 export { runOnnx, measureParity, maxAbsDiff, ORT_RUNTIME, ORT_VERSION, type ParityErrors } from './verify.js';
 export { runOnnxChecker, findOnnxPython, type CheckerResult } from './checker.js';

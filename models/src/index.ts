@@ -4,3 +4,4 @@
  */
 export * from './schema.js';
 export * from './random.js';
+export * from './latents.js';

@@ -13,7 +13,7 @@ import {
   type Manifest, type ManifestGraph,
 } from './schema.js';
 
-export * from './schema.js';
+export * from './index.js';
 
 export interface LoadedModel {
   /** Absolute path of the model directory. */

@@ -35,20 +35,24 @@ export const DECODER_OUTPUT = 'x_hat';
 /** The name of the dynamic batch dimension in every graph's shapes. */
 export const BATCH_DIM = 'N';
 
+/** One path segment: letters, digits, ".", "_" and "-" (what the exporter writes). */
+const PATH_SEGMENT = /^[A-Za-z0-9._-]+$/;
+
 /**
- * True for a relative POSIX path that stays inside its directory: no leading "/", no
- * "\\", no drive letter, no empty, "." or ".." segment. Such a path can be joined to the
- * model directory (or its URL) without escaping it.
+ * True for a relative POSIX path that stays inside its directory: segments of letters,
+ * digits, ".", "_" and "-" only, none of them "." or "..". Such a path can be joined to the
+ * model directory, or resolved against its URL, without escaping it. The narrow alphabet
+ * matters for URLs: "%2e%2e" is ".." to a URL parser, "?" and "#" end the path, and ":"
+ * could start another scheme, so none of "%", "?", "#", ":", "\\" or "/" at the start is allowed.
  */
 export function isSafeRelativePath(p: string): boolean {
   if (p.length === 0 || p.length > 255) return false;
-  if (p.startsWith('/') || p.includes('\\') || p.includes('\0') || /^[A-Za-z]:/.test(p)) return false;
-  return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+  return p.split('/').every((seg) => PATH_SEGMENT.test(seg) && seg !== '.' && seg !== '..');
 }
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 as 64 lowercase hex digits');
 const relativePath = z.string().refine(isSafeRelativePath, {
-  message: 'must be a relative path inside the model directory (no "..", no leading "/", no "\\")',
+  message: 'must be a relative path inside the model directory (segments of letters, digits, ".", "_", "-"; no "..", no leading "/")',
 });
 const positiveInt = z.number().int().positive();
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
@@ -227,11 +231,40 @@ export class ManifestError extends Error {
   }
 }
 
+/** What a value is, for messages (never throws, unlike JSON.stringify on a BigInt). */
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (Array.isArray(v)) return 'an array';
+  if (v !== null && typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+/**
+ * The format and version come first: a manifest of another format, or of a formatVersion this
+ * library does not know, is refused with one line that says so, rather than a list of schema
+ * problems that only look like damage. Absent fields are left for the schema to report.
+ */
+function checkFormat(value: unknown, source: string): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+  const { format, formatVersion } = value as Record<string, unknown>;
+  if (format !== undefined && format !== MANIFEST_FORMAT) {
+    throw new ManifestError(`${source} is not a model manifest of this library: its format is ${describe(format)}, expected "${MANIFEST_FORMAT}"`);
+  }
+  if (formatVersion === undefined || formatVersion === MANIFEST_FORMAT_VERSION) return;
+  const newer = typeof formatVersion === 'number' && Number.isInteger(formatVersion) && formatVersion > MANIFEST_FORMAT_VERSION;
+  throw new ManifestError(
+    `${source} has formatVersion ${describe(formatVersion)}, but this library understands formatVersion ${MANIFEST_FORMAT_VERSION} only` +
+      (newer ? ': the model was written by a newer exporter; upgrade @vae/models (and the runtime that uses it) to load it' : ''),
+  );
+}
+
 /**
  * Validates a parsed manifest.json; throws a ManifestError that lists every problem as
- * "path.to.field: message", prefixed with `source` (e.g. the file's path).
+ * "path.to.field: message", prefixed with `source` (e.g. the file's path). Unknown keys are
+ * problems too (every object is strict): a new field means a new formatVersion.
  */
 export function parseManifest(value: unknown, source = MANIFEST_FILE): Manifest {
+  checkFormat(value, source);
   const result = ManifestSchema.safeParse(value);
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);

@@ -31,7 +31,9 @@ test('a good manifest parses, and the type is what the schema returns', () => {
 
 test('safe relative paths', () => {
   for (const p of ['encoder.onnx', 'decoder/test_data_set_0/input_0.pb', 'a..b/c']) assert.equal(isSafeRelativePath(p), true, p);
-  for (const p of ['', '../x', 'a/../../b', 'a/..', '/etc/passwd', 'a//b', './a', 'a\\b', 'C:/x', 'a/']) assert.equal(isSafeRelativePath(p), false, p);
+  for (const p of ['', '../x', 'a/../../b', 'a/..', '/etc/passwd', 'a//b', './a', 'a\\b', 'C:/x', 'a/',
+    // URL tricks: a URL parser reads %2e%2e as "..", "?" / "#" end the path, "scheme:" starts another URL.
+    '%2e%2e/x', 'a/.%2E/b', 'x?y', 'x#y', 'javascript:x', 'data:,x', 'a b']) assert.equal(isSafeRelativePath(p), false, p);
 });
 
 test('paths escaping the model directory are rejected', () => {
@@ -45,11 +47,17 @@ test('missing and malformed fields are named', () => {
   rejects(bad((m) => { delete m.model.latentSize; }), 'model.latentSize');
   rejects(bad((m) => { m.files[0].sha256 = 'XYZ'; }), 'files.0.sha256', 'SHA-256');
   rejects(bad((m) => { m.files[0].bytes = -1; }), 'files.0.bytes');
-  rejects(bad((m) => { m.formatVersion = 2; }), 'formatVersion');
-  rejects(bad((m) => { m.format = 'something-else'; }), 'format');
   rejects(bad((m) => { m.createdAt = 'yesterday'; }), 'createdAt');
   rejects(bad((m) => { m.preprocessing.divisor = 127.5; }), 'preprocessing.divisor');
   rejects(bad((m) => { m.surprise = true; }), /surprise/);
+});
+
+test('another format or an unknown formatVersion is refused in one line that says which version this library reads', () => {
+  assert.throws(() => parseManifest(bad((m) => { m.formatVersion = 2; }), 'm.json'), (err: Error) => err instanceof ManifestError &&
+    err.message === 'm.json has formatVersion 2, but this library understands formatVersion 1 only: the model was written by a newer exporter; upgrade @vae/models (and the runtime that uses it) to load it');
+  assert.throws(() => parseManifest(bad((m) => { m.formatVersion = '1'; }), 'm.json'), /^ManifestError: m\.json has formatVersion "1", but this library understands formatVersion 1 only$/);
+  assert.throws(() => parseManifest(bad((m) => { m.format = 'something-else'; }), 'm.json'), /^ManifestError: m\.json is not a model manifest of this library: its format is "something-else", expected "vae-onnx-model"$/);
+  rejects(bad((m) => { delete m.formatVersion; }), 'formatVersion');
 });
 
 test('cross-field rules: graphs, files and the I/O contract', () => {
@@ -83,7 +91,7 @@ test('verifyFileBytes (browser-safe) names the file and the mismatch', async () 
 
 test('the main entry stays browser-safe: no node: imports in schema.ts or index.ts', async () => {
   const { readFile } = await import('node:fs/promises');
-  for (const file of ['schema.ts', 'index.ts']) {
+  for (const file of ['schema.ts', 'index.ts', 'latents.ts', 'random.ts']) {
     const text = await readFile(new URL(`../src/${file}`, import.meta.url), 'utf8');
     assert.doesNotMatch(text, /from\s+['"]node:|require\(['"]node:|from\s+['"](fs|path|crypto|os)['"]/, file);
     assert.doesNotMatch(text, /from\s+['"]\.\/node\.js['"]/, `${file} must not import the Node loader`);

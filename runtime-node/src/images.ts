@@ -1,7 +1,7 @@
 /**
  * Image files <-> model tensors, with jimp.
  *
- * In (PNG, JPEG or BMP, any size, any colour, decoded by jimp's codecs):
+ * In (PNG, JPEG or BMP, any colour, up to MAX_IMAGE_SIDE = 8192 pixels a side, decoded by jimp's codecs):
  *   1. decode to 8-bit RGBA;
  *   2. luminance L = (299 R + 587 G + 114 B) / 1000 (ITU-R BT.601, as PIL's convert('L')),
  *      so grey pixels keep their value exactly;
@@ -73,6 +73,51 @@ async function loadJimp() {
 let jimpClass: ReturnType<typeof loadJimp> | undefined;
 const jimp = () => (jimpClass ??= loadJimp());
 
+/**
+ * Largest width or height read (so at most 64 Mi pixels): the model sees 28x28, and decoding
+ * allocates ~13 bytes per pixel (RGBA, grayscale, the padded square), ~0.9 GB at this size.
+ * A few bytes of PNG or BMP header can claim 100000x100000; that is refused from the header,
+ * before anything is allocated.
+ */
+export const MAX_IMAGE_SIDE = 8192;
+
+/** Width and height claimed by a PNG, BMP or JPEG header, or undefined if none is found. */
+export function headerSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const at = (i: number, s: string) => s.split('').every((c, k) => bytes[i + k] === c.charCodeAt(0));
+  // PNG: 8-byte signature, then the IHDR chunk: length, "IHDR", width, height (big-endian).
+  if (bytes.length >= 24 && bytes[0] === 0x89 && at(1, 'PNG') && at(12, 'IHDR')) {
+    return { width: view.getUint32(16), height: view.getUint32(20) };
+  }
+  // BMP: "BM", then a DIB header whose size says its layout (12: OS/2, 16-bit sizes; else 32-bit, height negative when top-down).
+  if (bytes.length >= 26 && at(0, 'BM')) {
+    return view.getUint32(14, true) === 12
+      ? { width: view.getUint16(18, true), height: view.getUint16(20, true) }
+      : { width: Math.abs(view.getInt32(18, true)), height: Math.abs(view.getInt32(22, true)) };
+  }
+  // JPEG: walk the marker segments to the first start-of-frame (SOF0-SOF15 but DHT, JPG, DAC).
+  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8) {
+    let i = 2;
+    while (i + 9 <= bytes.length && bytes[i] === 0xff) {
+      const marker = bytes[i + 1];
+      if (marker === 0xff) { i++; continue; } // fill byte
+      if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd9)) { i += 2; continue; } // no length
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+        return { width: view.getUint16(i + 7), height: view.getUint16(i + 5) };
+      }
+      if (marker === 0xda) break; // start of scan: no frame header before it
+      i += 2 + view.getUint16(i + 2);
+    }
+  }
+  return undefined;
+}
+
+function checkSize(size: { width: number; height: number }, label: string): void {
+  if (size.width > MAX_IMAGE_SIDE || size.height > MAX_IMAGE_SIDE) {
+    throw new ImageError(`${label}: ${size.width}x${size.height} pixels is too large: images up to ${MAX_IMAGE_SIDE}x${MAX_IMAGE_SIDE} are read (the model sees 28x28), so scale it down first`);
+  }
+}
+
 const describeSource = (source: ImageSource, index: number) => (typeof source === 'string' ? source : `image ${index} (${source.byteLength} bytes)`);
 
 /** Decodes an image file (path or bytes) to RGBA. Errors name the input. */
@@ -89,17 +134,20 @@ export async function decodeImage(source: ImageSource, label = describeSource(so
     bytes = source;
   }
   if (bytes.byteLength === 0) throw new ImageError(`${label}: empty file, not an image`);
+  const claimed = headerSize(bytes);
+  if (claimed) checkSize(claimed, label);
   const Jimp = await jimp();
   let image: Awaited<ReturnType<typeof Jimp.fromBuffer>>;
   try {
     image = await Jimp.fromBuffer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (err) {
-    throw new ImageError(`${label}: not an image (PNG, JPEG or BMP): ${(err as Error).message}`);
+    throw new ImageError(`${label}: not an image (PNG, JPEG or BMP): ${err instanceof Error ? err.message : String(err)}`);
   }
   const { width, height, data } = image.bitmap;
   if (!(width > 0 && height > 0) || data.length !== width * height * 4) {
     throw new ImageError(`${label}: decoded to an empty or malformed bitmap (${width}x${height})`);
   }
+  checkSize({ width, height }, label); // a header this code does not parse
   return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 

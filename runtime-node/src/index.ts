@@ -15,7 +15,7 @@ export {
 } from './providers.js';
 export {
   readImages, decodeImage, rgbaToInput, resizeArea, batchToGray, batchToPng, grayToPng, writePng, gridLayout, ImageError,
-  IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_PIXELS, BRIGHT_BORDER,
+  IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_PIXELS, BRIGHT_BORDER, MAX_IMAGE_SIDE,
   type ImageBatch, type ImageSource, type ImageReadOptions, type RgbaImage, type GridOptions, type GridLayout,
 } from './images.js';
 export { toLatentBatch, toImageArray, InputError, type LatentInput } from './inputs.js';

@@ -2,6 +2,7 @@
  * Checks on tensors handed to the model: shapes that fit the model, finite values, pixels
  * in [0, 1]. Every error names the input (`label`) and says what was expected.
  */
+import { parseLatents, type LatentInput } from '@vae/models';
 import { IMAGE_HEIGHT, IMAGE_PIXELS, IMAGE_WIDTH, type ImageBatch } from './images.js';
 
 /** Raised for a tensor the model cannot take; the message names the input. */
@@ -13,63 +14,15 @@ export class InputError extends Error {
 }
 
 /** Latent vectors: a flat Float32Array / number[] (N * n values) or one row per vector. */
-export type LatentInput = Float32Array | ArrayLike<number> | ArrayLike<ArrayLike<number>>;
-
-const isRows = (v: LatentInput): v is ArrayLike<ArrayLike<number>> =>
-  !ArrayBuffer.isView(v) && v.length > 0 && typeof (v as ArrayLike<unknown>)[0] === 'object' && (v as ArrayLike<unknown>)[0] !== null;
-
-function describeValue(v: unknown): string {
-  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
-  return v === undefined ? 'missing' : `${typeof v} ${JSON.stringify(v)}`;
-}
+export type { LatentInput };
 
 /**
  * N latent vectors of size `latentSize` as one Float32Array [N * n]. Throws an InputError for
- * a wrong size, an empty batch, or a value that is not a finite number.
+ * a wrong size, an empty batch, or a value that is not a finite float32 number (the checks are
+ * @vae/models' parseLatents, shared with runtime-web).
  */
 export function toLatentBatch(value: LatentInput, latentSize: number, label = 'z'): { data: Float32Array; count: number } {
-  const where = (i: number) => `vector ${Math.floor(i / latentSize)}, value ${i % latentSize}`;
-  let data: Float32Array;
-  if (value === null || typeof value !== 'object' || typeof (value as ArrayLike<unknown>).length !== 'number') {
-    throw new InputError(`${label}: expected latent vectors (numbers), got ${describeValue(value)}`);
-  }
-  if (isRows(value)) {
-    data = new Float32Array(value.length * latentSize);
-    for (let r = 0; r < value.length; r++) {
-      const row = value[r];
-      if (row === null || typeof row !== 'object' || typeof row.length !== 'number') {
-        throw new InputError(`${label}: vector ${r} is not an array of numbers`);
-      }
-      if (row.length !== latentSize) {
-        throw new InputError(`${label}: vector ${r} has ${row.length} value${row.length === 1 ? '' : 's'}, but the model's latent size is ${latentSize}`);
-      }
-      for (let k = 0; k < latentSize; k++) {
-        const v = row[k];
-        if (typeof v !== 'number' || !Number.isFinite(v)) {
-          throw new InputError(`${label}: vector ${r}, value ${k} is ${describeValue(v)}: latent values must be finite numbers`);
-        }
-        data[r * latentSize + k] = v;
-      }
-    }
-  } else {
-    const flat = value as ArrayLike<number>;
-    if (flat.length % latentSize !== 0) {
-      throw new InputError(
-        flat.length < latentSize
-          ? `${label}: ${flat.length} value${flat.length === 1 ? '' : 's'}, but the model's latent size is ${latentSize}`
-          : `${label}: ${flat.length} values are not a whole number of latent vectors of the model's latent size ${latentSize}`,
-      );
-    }
-    data = flat instanceof Float32Array ? flat : Float32Array.from(flat, Number);
-    for (let i = 0; i < flat.length; i++) {
-      const v = flat[i];
-      if (typeof v !== 'number' || !Number.isFinite(v)) {
-        throw new InputError(`${label}: ${where(i)} is ${describeValue(v)}: latent values must be finite numbers`);
-      }
-    }
-  }
-  if (data.length === 0) throw new InputError(`${label}: no latent vectors (the model's latent size is ${latentSize})`);
-  return { data, count: data.length / latentSize };
+  return parseLatents(value, latentSize, label, (message) => new InputError(message));
 }
 
 /**
@@ -100,7 +53,7 @@ export function toImageArray(value: Float32Array | ImageBatch, label = 'images')
       throw new InputError(
         Number.isFinite(v)
           ? `${label}: ${at} is ${v}, outside [0, 1] (the model takes pixel / 255)`
-          : `${label}: ${at} is ${describeValue(v)}: pixels must be finite numbers in [0, 1]`,
+          : `${label}: ${at} is ${v}: pixels must be finite numbers in [0, 1]`,
       );
     }
   }

@@ -144,6 +144,10 @@ export async function loadModelFiles(baseUrl: string | URL, entries: ManifestFil
 
   return Promise.all(entries.map(async (entry): Promise<LoadedFile> => {
     const url = new URL(entry.path, dir).href;
+    // The schema already refuses such paths; this guards the URL itself, as the Node loader guards real paths.
+    if (!url.startsWith(dir.href)) {
+      throw new VaeError('manifest', `${entry.path}: resolves to ${url}, outside the model directory ${dir.href}`, { url, file: entry.path });
+    }
     const key = cacheKey(entry.sha256);
     let cacheWarning = openWarning;
     if (cache) {

@@ -3,7 +3,7 @@
  * cached and opened with onnxruntime-web on one device, behind decode / encode / sample.
  */
 import * as ort from 'onnxruntime-web/webgpu';
-import { DECODER_INPUT, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUTS, type Manifest, type ManifestFile } from '@vae/models';
+import { DECODER_INPUT, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUTS, parseLatents, type LatentInput, type Manifest, type ManifestFile } from '@vae/models';
 import { VaeError, messageOf } from './errors.js';
 import { fetchManifest, loadModelFiles, directoryUrl, type FileSource, type LoadProgress } from './fetch.js';
 import { DEVICE_REQUESTS, probeWebGpu, selectDevice, type Device, type DeviceAttempt, type DeviceRequest, type WebGpuProbe } from './device.js';
@@ -101,7 +101,8 @@ export interface LoadedFileInfo {
 }
 
 export type PixelInput = Float32Array | ArrayLike<number> | ImageData | ImageData[];
-export type LatentInput = Float32Array | ArrayLike<number> | ArrayLike<number>[];
+/** z for decode(): N * n values (Float32Array, number[] or another numeric array), or one array per vector. */
+export type { LatentInput };
 
 export interface Vae {
   /** The device that runs the graphs. */
@@ -134,21 +135,9 @@ export interface Vae {
 
 const now = () => (globalThis.performance ? performance.now() : Date.now());
 
+/** The checks every runtime makes (@vae/models' parseLatents): shape, finite float32 values, not empty. */
 function flattenLatents(z: LatentInput, n: number): Float32Array {
-  let flat: Float32Array;
-  if (z instanceof Float32Array) flat = z;
-  else if (Array.isArray(z) && z.length > 0 && typeof z[0] === 'object' && z[0] !== null) {
-    const rows = z as ArrayLike<number>[];
-    flat = new Float32Array(rows.length * n);
-    rows.forEach((row, i) => {
-      if (row.length !== n) throw new VaeError('input', `decode(): row ${i} has ${row.length} values, the latent size is ${n}`);
-      flat.set(Array.from(row), i * n);
-    });
-  } else flat = Float32Array.from(z as ArrayLike<number>);
-  if (flat.length === 0 || flat.length % n !== 0) {
-    throw new VaeError('input', `decode(): got ${flat.length} values, expected a positive multiple of the latent size ${n}`);
-  }
-  return flat;
+  return parseLatents(z, n, 'decode(): z', (message) => new VaeError('input', message)).data;
 }
 
 function isImageData(x: unknown): x is ImageData {
