@@ -9,6 +9,8 @@ import { trainCommand, evaluateCommand } from '@vae/train';
 import { exportCommand } from '@vae/export';
 import { encodeCommand, decodeCommand, sampleCommand, reconstructCommand, interpolateCommand, manifoldCommand } from '@vae/runtime-node';
 import { verifyCommand } from '@vae/test';
+import { experimentsCommand } from './experiments-command.js';
+import { pipelineCommand } from './pipeline-command.js';
 
 await yargs(hideBin(process.argv))
   .scriptName('vae')
@@ -23,6 +25,8 @@ await yargs(hideBin(process.argv))
   .command(interpolateCommand)
   .command(manifoldCommand)
   .command(verifyCommand)
+  .command(pipelineCommand)
+  .command(experimentsCommand)
   .demandCommand(1, 'Name a command; see the list above.')
   .strict()
   .recommendCommands()

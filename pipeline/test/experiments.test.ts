@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkFindings, type PaperResults, type SettingResult } from '../src/experiments.js';
+
+const CLI = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'dist', 'cli.js');
+
+const setting = (latentSize: number, beta: number, bce: number, kl: number, gap = 0.5): SettingResult => ({
+  config: `n${latentSize}-beta${beta}`, latentSize, beta, epochs: 1, test: { bce, kl, total: bce + beta * kl },
+  backend: 'wasm', trainSeconds: 1, runDir: 'x', lastEpoch: { train: bce + beta * kl + gap, test: bce + beta * kl },
+});
+
+test('checkFindings: says yes where the paper\'s claims hold and no where they do not', () => {
+  const paperLike = [setting(1, 1, 157, 4), setting(2, 1, 138, 7), setting(64, 1, 76, 24), setting(64, 0.1, 59, 78), setting(64, 10, 143, 4)];
+  const findings = checkFindings(paperLike);
+  assert.equal(findings.length, 4);
+  assert.ok(findings.every((f) => f.holds), JSON.stringify(findings));
+
+  const broken = [setting(1, 1, 120, 4), setting(2, 1, 138, 7, 9), setting(64, 1, 76, 24), setting(64, 0.1, 80, 10)];
+  const verdicts = Object.fromEntries(checkFindings(broken).map((f) => [f.claim.slice(0, 20), f.holds]));
+  assert.deepEqual(Object.values(verdicts), [false, false, false, false], JSON.stringify(verdicts));
+});
+
+test('vae experiments paper: trains, evaluates, estimates the NLL and draws every figure (1 epoch, real MNIST)', { timeout: 600_000 }, (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'vae-experiments-'));
+  t.after(() => rmSync(tmp, { recursive: true, force: true }));
+  const r = spawnSync(process.execPath, [
+    CLI, 'experiments', 'paper', '--epochs', '1', '--only', 'n1-beta1', 'n2-beta1', 'paper', '--iwae-samples', '5',
+    '--runs', join(tmp, 'runs'), '--out', join(tmp, 'out'),
+  ], { encoding: 'utf8', timeout: 540_000 });
+  assert.equal(r.status, 0, (r.stdout + r.stderr).slice(-3000));
+
+  const results = JSON.parse(readFileSync(join(tmp, 'out', 'results.json'), 'utf8')) as PaperResults;
+  assert.deepEqual(results.settings.map((s) => [s.latentSize, s.beta, s.epochs]), [[1, 1, 1], [2, 1, 1], [64, 1, 1]]);
+  for (const s of results.settings) {
+    // After one epoch the test loss is well below the ~544 nats of an untrained decoder, and
+    // the row adds up.
+    assert.ok(s.test.total > 100 && s.test.total < 300, `${s.config}: ${s.test.total}`);
+    assert.ok(Math.abs(s.test.bce + s.beta * s.test.kl - s.test.total) < 1e-6);
+    assert.ok(s.paper && Math.abs(s.difference!.total - (s.test.total - s.paper.total)) < 1e-9);
+  }
+  const paper = results.settings[2];
+  assert.ok(results.nll && results.nll.samples === 5 && results.nll.images === 10_000);
+  // The importance-weighted bound is tighter than the ELBO it starts from.
+  assert.ok(results.nll.nll < paper.test.total, `NLL ${results.nll.nll} vs ELBO ${paper.test.total}`);
+
+  const figures = ['loss-curves.png', 'n1-sweep.png', 'n1-latents.png', 'n2-manifold.png', 'n2-latents.png', 'n64-reconstructions.png', 'n64-samples.png', 'n64-embedding.png'];
+  assert.deepEqual(results.figures.toSorted(), figures.toSorted());
+  const written = readdirSync(join(tmp, 'out'));
+  for (const f of figures) {
+    assert.ok(written.includes(f), `${f} missing`);
+    assert.deepEqual([...readFileSync(join(tmp, 'out', f)).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], `${f} is not a PNG`);
+  }
+  const md = readFileSync(join(tmp, 'out', 'results.md'), 'utf8');
+  assert.match(md, /\| 64 \| 1 \| 1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 76\.23 \| 23\.80 \| 100\.03 \|/);
+  assert.match(md, /k = 5 samples per image/);
+  assert.ok(!written.some((f) => f.endsWith('.tmp')), 'no temporary files left');
+});
