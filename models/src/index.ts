@@ -5,3 +5,4 @@
 export * from './schema.js';
 export * from './random.js';
 export * from './latents.js';
+export * from './pixels.js';

@@ -2,7 +2,7 @@
  * Checks on tensors handed to the model: shapes that fit the model, finite values, pixels
  * in [0, 1]. Every error names the input (`label`) and says what was expected.
  */
-import { parseLatents, type LatentInput } from '@vae/models';
+import { checkPixels, parseLatents, type LatentInput } from '@vae/models';
 import { IMAGE_HEIGHT, IMAGE_PIXELS, IMAGE_WIDTH, type ImageBatch } from './images.js';
 
 /** Raised for a tensor the model cannot take; the message names the input. */
@@ -46,16 +46,6 @@ export function toImageArray(value: Float32Array | ImageBatch, label = 'images')
   if (data.length % IMAGE_PIXELS !== 0) {
     throw new InputError(`${label}: ${data.length} values are not a whole number of ${IMAGE_WIDTH}x${IMAGE_HEIGHT} images (${IMAGE_PIXELS} values each)`);
   }
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (!(v >= 0 && v <= 1)) {
-      const at = `image ${Math.floor(i / IMAGE_PIXELS)}, pixel ${i % IMAGE_PIXELS}`;
-      throw new InputError(
-        Number.isFinite(v)
-          ? `${label}: ${at} is ${v}, outside [0, 1] (the model takes pixel / 255)`
-          : `${label}: ${at} is ${v}: pixels must be finite numbers in [0, 1]`,
-      );
-    }
-  }
+  checkPixels(data, IMAGE_PIXELS, label, (message) => new InputError(message));
   return { data, count: data.length / IMAGE_PIXELS };
 }

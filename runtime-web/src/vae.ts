@@ -3,7 +3,7 @@
  * cached and opened with onnxruntime-web on one device, behind decode / encode / sample.
  */
 import * as ort from 'onnxruntime-web/webgpu';
-import { DECODER_INPUT, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUTS, parseLatents, type LatentInput, type Manifest, type ManifestFile } from '@vae/models';
+import { DECODER_INPUT, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUTS, checkPixels, parseLatents, type LatentInput, type Manifest, type ManifestFile } from '@vae/models';
 import { VaeError, messageOf } from './errors.js';
 import { fetchManifest, loadModelFiles, directoryUrl, type FileSource, type LoadProgress } from './fetch.js';
 import { DEVICE_REQUESTS, probeWebGpu, selectDevice, type Device, type DeviceAttempt, type DeviceRequest, type WebGpuProbe } from './device.js';
@@ -155,6 +155,8 @@ function flattenPixels(pixels: PixelInput, size: number, options: ToPixelsOption
   if (flat.length === 0 || flat.length % size !== 0) {
     throw new VaeError('input', `encode(): got ${flat.length} values, expected a positive multiple of ${size} (28x28 images, pixel / 255)`);
   }
+  // The checks every runtime makes (@vae/models' checkPixels): NaN or out-of-range pixels never reach the model.
+  checkPixels(flat, size, 'encode()', (message) => new VaeError('input', message));
   return flat;
 }
 

@@ -120,4 +120,47 @@ describe('bad latent input in the browser (wasm)', { timeout: 120_000 }, () => {
       }
     }
   });
+
+  test('encode(): NaN, infinite or out-of-range pixels are a VaeError "input" naming the pixel, never a run', async () => {
+    const { page, context } = await fx.harness();
+    const results = await page.evaluate(async (origin) => {
+      const lib = (window as unknown as { vaeLib: Lib }).vaeLib;
+      const vae = await lib.createVae({ baseUrl: `${origin}/models/mnist-n2-beta1/`, device: 'wasm', wasmPaths: `${origin}/ort/` });
+      let runs = 0;
+      const proto = (lib.ort.InferenceSession as unknown as { prototype: { run: (...a: unknown[]) => unknown } }).prototype;
+      const realRun = proto.run;
+      proto.run = function (this: unknown, ...args: unknown[]) { runs++; return realRun.apply(this, args); };
+      const image = (at: number, v: number) => { const x = new Float32Array(2 * 784).fill(0.5); x[at] = v; return x; };
+      const out: { value: string; message?: string; code?: string; runs: number }[] = [];
+      for (const [value, x] of [['NaN', image(784 + 3, NaN)], ['Infinity', image(5, Infinity)], ['255', image(10, 255)], ['-0.1', image(0, -0.1)], ['valid', image(0, 1)]] as const) {
+        const before = runs;
+        try {
+          await vae.encode(x);
+          out.push({ value, runs: runs - before });
+        } catch (e) {
+          const err = e as { code?: string; message?: string };
+          out.push({ value, message: String(err.message), code: err.code, runs: runs - before });
+        }
+      }
+      proto.run = realRun;
+      await vae.dispose();
+      return out;
+    }, fx.origin);
+    await context.close();
+    const expected: Record<string, RegExp | null> = {
+      NaN: /^encode\(\): image 1, pixel 3 is NaN: pixels must be finite numbers in \[0, 1\]$/,
+      Infinity: /^encode\(\): image 0, pixel 5 is Infinity: pixels must be finite/,
+      255: /^encode\(\): image 0, pixel 10 is 255, outside \[0, 1\] \(the model takes pixel \/ 255\)$/,
+      '-0.1': /^encode\(\): image 0, pixel 0 is -0\.1/,
+      valid: null,
+    };
+    assert.deepEqual(results.map((r) => r.value), ['NaN', 'Infinity', '255', '-0.1', 'valid']); // not Object.keys: '255' would sort first
+    for (const r of results) {
+      const want = expected[r.value];
+      if (want === null) { assert.equal(r.message, undefined, r.message); assert.equal(r.runs, 1); continue; }
+      assert.match(r.message ?? '(encoded)', want, r.value);
+      assert.equal(r.code, 'input', r.value);
+      assert.equal(r.runs, 0, `${r.value}: bad pixels reached onnxruntime-web`);
+    }
+  });
 });
