@@ -98,14 +98,15 @@ async function ortDecoder(path: string, n: number, threads: number, z: Float32Ar
   };
 }
 
-/** The library's decode (validation, chunking, a fresh output array per call). */
-async function vaeDecoder(dir: string, n: number, threads: number, z: Float32Array): Promise<Decoder> {
+/** The library's decode (validation, chunking): a fresh output array per call, or (`reuse`) one array passed as `into`. */
+async function vaeDecoder(dir: string, n: number, threads: number, z: Float32Array, reuse = false): Promise<Decoder> {
   const vae = await Vae.load(dir, { executionProvider: 'cpu', threads });
   return {
-    name: `@vae/runtime-node Vae.decode (cpu, ${threads} thread${threads === 1 ? '' : 's'})`,
+    name: `@vae/runtime-node Vae.decode (cpu, ${threads} thread${threads === 1 ? '' : 's'}${reuse ? ', into a reused array' : ''})`,
     run: (b) => {
       const input = z.subarray(0, b * n);
-      return () => vae.decode(input);
+      const into = reuse ? new Float32Array(b * 784) : undefined;
+      return () => vae.decode(input, { into });
     },
     release: () => vae.release(),
   };
@@ -188,6 +189,7 @@ async function main(): Promise<void> {
     () => ortDecoder(path, n, threads, z, true),
     ...(threads !== 1 ? [() => ortDecoder(path, n, 1, z)] : []),
     () => vaeDecoder(dir, n, threads, z),
+    () => vaeDecoder(dir, n, threads, z, true),
   ];
   let parity: number | undefined;
   let tfBackend: string | undefined;
@@ -218,15 +220,17 @@ async function main(): Promise<void> {
   log(line(header));
   log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const t of table) log(line(t));
-  // The targets are for what users call: the library's decode (which chunks big batches).
-  const ortRow = rows.find((r) => r.runtime.startsWith('@vae/runtime-node')) ?? rows[0];
+  // The targets are for what users call: the library's decode (which chunks big batches),
+  // with a fresh output array per call and into a reused one.
   const verdict = (f: Figure, ok: (v: number) => boolean, fmt: (v: number) => string) =>
     `median ${fmt(f.median)} (${ok(f.median) ? 'met' : 'NOT met'}), best ${fmt(f.best)} (${ok(f.best) ? 'met' : 'NOT met'})`;
   log('');
-  log(`targets, Vae.decode row: batch-1 latency <= ${TARGET_LATENCY_MS} ms: ` +
-    verdict(ortRow.latencyMs, (v) => v <= TARGET_LATENCY_MS, (v) => `${v.toFixed(4)} ms`));
-  log(`                         >= ${TARGET_THROUGHPUT.toLocaleString('en-US')} images/s at batch 4096: ` +
-    verdict(ortRow.throughput[4096], (v) => v >= TARGET_THROUGHPUT, (v) => Math.round(v).toLocaleString('en-US')));
+  for (const row of rows.filter((r) => r.runtime.startsWith('@vae/runtime-node'))) {
+    log(`targets, ${row.runtime}:`);
+    log(`  batch-1 latency <= ${TARGET_LATENCY_MS} ms: ` + verdict(row.latencyMs, (v) => v <= TARGET_LATENCY_MS, (v) => `${v.toFixed(4)} ms`));
+    log(`  >= ${TARGET_THROUGHPUT.toLocaleString('en-US')} images/s at batch 4096: ` +
+      verdict(row.throughput[4096], (v) => v >= TARGET_THROUGHPUT, (v) => Math.round(v).toLocaleString('en-US')));
+  }
 }
 
 await main();

@@ -88,4 +88,28 @@ describe('batches of any size', () => {
       await big1024.release();
     }
   });
+
+  it('decode(z, { into }) writes the same images into the caller\'s array, in one run or in chunks', async () => {
+    const whole = await Vae.load(N64, { executionProvider: 'cpu' });
+    const chunked = await Vae.load(N64, { executionProvider: 'cpu', maxBatch: 7 });
+    try {
+      const z = new Float32Array(20 * 64);
+      for (let i = 0; i < z.length; i++) z[i] = Math.cos(i * 0.21) * 1.5;
+      const expected = (await whole.decode(z)).data;
+      for (const vae of [whole, chunked]) {
+        const into = new Float32Array(20 * 784).fill(-1);
+        const out = await vae.decode(z, { into });
+        assert.equal(out.data, into, 'data is the array passed');
+        assert.deepEqual(into, expected);
+        // Reused: a second call overwrites it with the new batch's images.
+        await vae.decode(z.map((v) => -v), { into });
+        assert.deepEqual(into, (await whole.decode(z.map((v) => -v))).data);
+      }
+      await assert.rejects(whole.decode(z, { into: new Float32Array(19 * 784) }), /into: expected a Float32Array of 20 x 784 = 15680 values for 20 images, got a Float32Array of 14896/);
+      await assert.rejects(whole.decode(z, { into: new Float64Array(20 * 784) as unknown as Float32Array }), /into: .*got Float64Array/);
+    } finally {
+      await whole.release();
+      await chunked.release();
+    }
+  });
 });
