@@ -9,7 +9,7 @@
  * overwrite it.
  */
 import { createHash } from 'node:crypto';
-import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,7 +73,7 @@ async function writeStage(
     };
     await writeJsonAtomic(join(tmp, 'stage.json'), record);
     await rm(dir, { recursive: true, force: true });
-    await cp(tmp, dir, { recursive: true });
+    await rename(tmp, dir);
     return record;
   } finally {
     await rm(tmp, { recursive: true, force: true });
