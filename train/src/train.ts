@@ -127,7 +127,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   await mkdir(outDir, { recursive: true });
   await removeStaleTemporaries(outDir);
-  if (!resumed) await writeJsonAtomic(join(outDir, 'config.json'), { ...config, data: describeData(trainSet, testSet) });
+  // Rewritten on resume too: `--resume --epochs N` changes the run's schedule.
+  await writeJsonAtomic(join(outDir, 'config.json'), { ...config, data: describeData(trainSet, testSet) });
   await trimLog(join(outDir, 'log.jsonl'), progress.epoch);
 
   // 3. Model and trainer (this thread, or worker threads averaging gradients).

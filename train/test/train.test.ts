@@ -72,6 +72,9 @@ test('1 epoch + resume for 1 more gives the same weights as 2 epochs', async () 
   // The log has each epoch exactly once.
   const log = (await readFile(join(resumed, 'log.jsonl'), 'utf8')).trim().split('\n');
   assert.deepEqual(log.map((l) => JSON.parse(l).epoch), [1, 2]);
+  // config.json, the run's description, says the extended schedule, like the straight run's.
+  const configOf = async (dir: string) => JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+  assert.deepEqual(await configOf(resumed), await configOf(straight));
 });
 
 test('an interruption mid-epoch (Ctrl-C) saves a checkpoint that resumes to the same weights', async () => {
