@@ -5,13 +5,13 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkFindings, type PaperResults, type SettingResult } from '../src/experiments.js';
+import { checkFindings, shortenedRunNote, type PaperResults, type SettingResult } from '../src/experiments.js';
 
 const CLI = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'dist', 'cli.js');
 
 const setting = (latentSize: number, beta: number, bce: number, kl: number, gap = 0.5): SettingResult => ({
-  config: `n${latentSize}-beta${beta}`, latentSize, beta, epochs: 1, test: { bce, kl, total: bce + beta * kl },
-  backend: 'wasm', trainSeconds: 1, runDir: 'x', lastEpoch: { train: bce + beta * kl + gap, test: bce + beta * kl },
+  config: `n${latentSize}-beta${beta}`, latentSize, beta, epochs: 1, scheduledEpochs: 300, test: { bce, kl, total: bce + beta * kl },
+  backend: 'wasm', trainSeconds: 1, runDir: 'x', lastEpoch: { train: bce + beta * kl + gap, test: bce + beta * kl }, lastTenEpochsDrop: NaN,
 });
 
 test('checkFindings: says yes where the paper\'s claims hold and no where they do not', () => {
@@ -23,6 +23,16 @@ test('checkFindings: says yes where the paper\'s claims hold and no where they d
   const broken = [setting(1, 1, 120, 4), setting(2, 1, 138, 7, 9), setting(64, 1, 76, 24), setting(64, 0.1, 80, 10)];
   const verdicts = Object.fromEntries(checkFindings(broken).map((f) => [f.claim.slice(0, 20), f.holds]));
   assert.deepEqual(Object.values(verdicts), [false, false, false, false], JSON.stringify(verdicts));
+});
+
+test('shortenedRunNote: says how many epochs ran of the schedule and how fast the loss was still falling; silent for full runs', () => {
+  const full = { ...setting(64, 1, 76, 24), epochs: 300, lastTenEpochsDrop: 0.1 };
+  assert.deepEqual(shortenedRunNote([full]), []);
+  const short = [{ ...setting(1, 1, 157, 4), epochs: 60, lastTenEpochsDrop: 0.42 }, full];
+  const text = shortenedRunNote(short).join('\n');
+  assert.match(text, /1 of 2 settings ran 60 of the scheduled 300 epochs/);
+  assert.match(text, /dropped 0\.42 \(n = 1, beta 1\)/);
+  assert.doesNotMatch(text, /n = 64/);
 });
 
 test('vae experiments paper: trains, evaluates, estimates the NLL and draws every figure (1 epoch, real MNIST)', { timeout: 600_000 }, (t) => {
@@ -58,5 +68,6 @@ test('vae experiments paper: trains, evaluates, estimates the NLL and draws ever
   const md = readFileSync(join(tmp, 'out', 'results.md'), 'utf8');
   assert.match(md, /\| 64 \| 1 \| 1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 76\.23 \| 23\.80 \| 100\.03 \|/);
   assert.match(md, /k = 5 samples per image/);
+  assert.match(md, /every setting ran 1 of the scheduled 300 epochs/);
   assert.ok(!written.some((f) => f.endsWith('.tmp')), 'no temporary files left');
 });
