@@ -80,6 +80,9 @@ export async function runPaperExperiments(options: ExperimentOptions = {}): Prom
     if (!(TABLE1_CONFIGS as readonly string[]).includes(n)) throw new Error(`"${n}" is not a Table 1 setting; they are: ${TABLE1_CONFIGS.join(', ')}`);
   }
   const configs = names.map((n) => loadConfig(n));
+  // Read before anything is written: the figures below land in the tracked models/paper/,
+  // and would otherwise mark every run as "with uncommitted changes".
+  const git = gitInfo(REPO_ROOT);
 
   // 1. Train (or resume) each setting.
   if (!options.noTrain) {
@@ -206,7 +209,6 @@ export async function runPaperExperiments(options: ExperimentOptions = {}): Prom
     });
   }
 
-  const git = gitInfo(REPO_ROOT);
   const results: PaperResults = {
     createdAt: new Date().toISOString(), commit: git.commit, dirty: git.dirty,
     command: `vae experiments paper${options.epochs ? ` --epochs ${options.epochs}` : ''}`,

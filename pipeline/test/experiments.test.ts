@@ -5,7 +5,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gitInfo } from '@vae/export';
 import { checkFindings, shortenedRunNote, type PaperResults, type SettingResult } from '../src/experiments.js';
+import { REPO_ROOT } from '../src/paths.js';
 
 const CLI = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'dist', 'cli.js');
 
@@ -38,6 +40,7 @@ test('shortenedRunNote: says how many epochs ran of the schedule and how fast th
 test('vae experiments paper: trains, evaluates, estimates the NLL and draws every figure (1 epoch, real MNIST)', { timeout: 600_000 }, (t) => {
   const tmp = mkdtempSync(join(tmpdir(), 'vae-experiments-'));
   t.after(() => rmSync(tmp, { recursive: true, force: true }));
+  const before = gitInfo(REPO_ROOT);
   const r = spawnSync(process.execPath, [
     CLI, 'experiments', 'paper', '--epochs', '1', '--only', 'n1-beta1', 'n2-beta1', 'paper', '--iwae-samples', '5',
     '--runs', join(tmp, 'runs'), '--out', join(tmp, 'out'),
@@ -45,6 +48,8 @@ test('vae experiments paper: trains, evaluates, estimates the NLL and draws ever
   assert.equal(r.status, 0, (r.stdout + r.stderr).slice(-3000));
 
   const results = JSON.parse(readFileSync(join(tmp, 'out', 'results.json'), 'utf8')) as PaperResults;
+  // The commit and tree state of the code that ran, as they were when the command started.
+  assert.deepEqual({ commit: results.commit, dirty: results.dirty }, before);
   assert.deepEqual(results.settings.map((s) => [s.latentSize, s.beta, s.epochs]), [[1, 1, 1], [2, 1, 1], [64, 1, 1]]);
   for (const s of results.settings) {
     // After one epoch the test loss is well below the ~544 nats of an untrained decoder, and
