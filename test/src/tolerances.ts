@@ -33,9 +33,10 @@
  *   0.25 on x_hat, every runtime. Each kernel entry is off by up to scale/2 = max|column|/254,
  *   and at the golden edge inputs (every latent at +-5) the large hidden activations add these
  *   up: the released models measure 1.9e-1 (n = 64, 300 epochs; 9.3e-2 after 100) and
- *   1.3e-1 (n = 2, 100 epochs) against tfjs there, far less on typical latents (mean abs 2.1e-3). A wrong scale or axis errs by ~0.5
- *   or more. onnxruntime's native CPU build fuses DequantizeLinear + Gemm differently from the
- *   wasm build (measured max 1.9e-1 vs 1.7e-1 on n = 64), so the runtimes disagree at this level, not at the float32 level. Export's
+ *   1.3e-1 (n = 2, 100 epochs) against tfjs there; the mean over all golden pixels is 2.1e-3
+ *   (n = 64). A wrong scale or axis errs by ~0.5 or more. onnxruntime's native CPU build fuses
+ *   DequantizeLinear + Gemm differently from the wasm build (measured max 1.9e-1 vs 1.7e-1 on
+ *   n = 64), so the runtimes disagree at this level, not at the float32 level. Export's
  *   contract again.
  *
  * ## Intermediate tensors (the diagnosis)
