@@ -103,10 +103,12 @@ export async function runPaperExperiments(options: ExperimentOptions = {}): Prom
   // 2. Table 1 on the full test set.
   await selectBackend(options.backend ?? 'auto');
   const settings: SettingResult[] = [];
+  const logs: EpochRecord[][] = []; // per config, for the table and the loss curves
   for (const c of configs) {
     const runDir = runDirOf(runsDir, c);
     const ev = await evaluateRun(runDir, { backend: options.backend });
     const epochs = await readLog(runDir);
+    logs.push(epochs);
     const ref = c.reference;
     settings.push({
       config: c.name, latentSize: ev.latentSize, beta: ev.beta, epochs: ev.epochs, scheduledEpochs: c.train.epochs,
@@ -150,7 +152,6 @@ export async function runPaperExperiments(options: ExperimentOptions = {}): Prom
 
   // 4. Figures.
   const curves = [];
-  const logs = await Promise.all(configs.map((c) => readLog(byName.get(c.name)!)));
   // From epoch 2 when there is more: epoch 1's training mean (~290 nats, from random weights)
   // would flatten the rest of the curve.
   const skip = logs.every((l) => l.length > 2) ? 1 : 0;
