@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { DATASETS, SPLIT_FILES, cacheDir, downloadDataset, findIdxFile, loadDataset, resolveDataDir } from '../src/data/datasets.js';
 import { DataError } from '../src/data/idx.js';
@@ -25,6 +25,13 @@ const testLabels = new Uint8Array(gunzipSync(testLabelsGz));
 
 const tmpRoot = await mkdtemp(join(tmpdir(), 'vae-datasets-test-'));
 after(() => rm(tmpRoot, { recursive: true, force: true }));
+
+/** `dir` and every folder above it, up to the root. */
+function ancestors(dir: string): string[] {
+  const out = [resolve(dir)];
+  while (dirname(out.at(-1)!) !== out.at(-1)) out.push(dirname(out.at(-1)!));
+  return out;
+}
 
 let dirCount = 0;
 /** A fresh temp folder holding the given files (name -> bytes). */
@@ -123,9 +130,16 @@ test('data folder resolution: option, then VAE_DATA_DIR, then shared, then cache
   // Found from this module's own location too, wherever the process was started.
   assert.equal(resolveDataDir({ env: {}, searchFrom: [join(import.meta.dirname, '..', 'src')] }).dir, MNIST_DIR);
 
-  // Nothing shared above /tmp: falls through to the cache.
-  const cached = resolveDataDir({ env: { XDG_CACHE_HOME: '/xdg' }, searchFrom: [tmpRoot] });
-  assert.deepEqual(cached, { dataset: 'mnist', dir: '/xdg/vae-pipeline/mnist', source: 'cache' });
+  // No search at all: straight to the cache.
+  assert.deepEqual(resolveDataDir({ env: { XDG_CACHE_HOME: '/xdg' }, searchFrom: [] }), { dataset: 'mnist', dir: '/xdg/vae-pipeline/mnist', source: 'cache' });
+  // The walk from a temp folder goes up to the filesystem root and finds the first
+  // shared/datasets/mnist above it: usually none (then the cache), but a checkout in /tmp
+  // with /tmp/shared beside it has one, and finding it there is right too.
+  const sharedAboveTmp = ancestors(tmpRoot).map((d) => join(d, 'shared', 'datasets', 'mnist')).find((d) => existsSync(d));
+  assert.deepEqual(
+    resolveDataDir({ env: { XDG_CACHE_HOME: '/xdg' }, searchFrom: [tmpRoot] }),
+    sharedAboveTmp ? { dataset: 'mnist', dir: sharedAboveTmp, source: 'shared' } : { dataset: 'mnist', dir: '/xdg/vae-pipeline/mnist', source: 'cache' },
+  );
   assert.equal(cacheDir('mnist', {}), join(homedir(), '.cache', 'vae-pipeline', 'mnist'));
   assert.equal(cacheDir('fashion-mnist', { XDG_CACHE_HOME: 'relative' }), join(homedir(), '.cache', 'vae-pipeline', 'fashion-mnist'));
 });
@@ -258,7 +272,7 @@ test('download failure names every URL tried and suggests --data-dir; nothing is
   }) as typeof fetch;
 
   await assertDataError(
-    () => loadDataset({ split: 'test', fetch: failing, env: { XDG_CACHE_HOME: xdg }, searchFrom: [tmpRoot] }),
+    () => loadDataset({ split: 'test', fetch: failing, env: { XDG_CACHE_HOME: xdg }, searchFrom: [] }),
     [
       join(xdg, 'vae-pipeline', 'mnist', `${TEST_IMAGES}.gz`),
       `https://ossci-datasets.s3.amazonaws.com/mnist/${TEST_IMAGES}.gz: fetch failed: getaddrinfo ENOTFOUND`,
@@ -279,7 +293,7 @@ test('download success: verified files land in $XDG_CACHE_HOME/vae-pipeline/mnis
     split: 'test' as const,
     fetch: fetchFn,
     env: { XDG_CACHE_HOME: xdg },
-    searchFrom: [tmpRoot],
+    searchFrom: [], // no shared folder, whatever lies above the temp folder
     onProgress: (p: { receivedBytes: number }) => progress.push(p.receivedBytes),
   };
 
