@@ -14,6 +14,7 @@ import {
 } from './schema.js';
 
 export * from './index.js';
+export { writeFileAtomic, writeJsonAtomic } from './atomic.js';
 
 export interface LoadedModel {
   /** Absolute path of the model directory. */
@@ -74,7 +75,7 @@ async function containedPath(root: string, realRoot: string, path: string): Prom
     real = await realpath(full);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ManifestError(`${full}: ${code === 'ENOENT' ? 'missing (listed in the manifest)' : `cannot read: ${code}`}`);
+    throw new ManifestError(`${full}: ${code === 'ENOENT' ? 'missing (listed in the manifest)' : `cannot read: ${code}`}`, 'checksum');
   }
   const rel = relative(realRoot, real);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.split(sep).includes('..')) {
@@ -85,14 +86,14 @@ async function containedPath(root: string, realRoot: string, path: string): Prom
 
 async function checkFile(path: string, entry: Manifest['files'][number], checksums: boolean): Promise<void> {
   const info = await stat(path);
-  if (!info.isFile()) throw new ManifestError(`${path}: not a regular file`);
+  if (!info.isFile()) throw new ManifestError(`${path}: not a regular file`, 'checksum');
   if (info.size !== entry.bytes) {
-    throw new ManifestError(`${path}: size mismatch: the manifest says ${entry.bytes} bytes, the file has ${info.size}`);
+    throw new ManifestError(`${path}: size mismatch: the manifest says ${entry.bytes} bytes, the file has ${info.size}`, 'checksum');
   }
   if (!checksums) return;
   const actual = createHash('sha256').update(await readFile(path)).digest('hex');
   if (actual !== entry.sha256) {
-    throw new ManifestError(`${path}: SHA-256 mismatch: the manifest says ${entry.sha256}, the file has ${actual}`);
+    throw new ManifestError(`${path}: SHA-256 mismatch: the manifest says ${entry.sha256}, the file has ${actual}`, 'checksum');
   }
 }
 

@@ -225,9 +225,16 @@ export type TestDataSet = z.infer<typeof TestDataSetSchema>;
 export type Parity = z.infer<typeof ParitySchema>;
 
 export class ManifestError extends Error {
-  constructor(message: string) {
+  /**
+   * 'manifest': manifest.json is missing, unreadable or breaks the schema; 'checksum': a file it
+   * lists is missing or its size or SHA-256 differs (the runtimes report these as VaeError codes).
+   */
+  readonly kind: 'manifest' | 'checksum';
+
+  constructor(message: string, kind: 'manifest' | 'checksum' = 'manifest') {
     super(message);
     this.name = 'ManifestError';
+    this.kind = kind;
   }
 }
 
@@ -294,10 +301,10 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
  */
 export async function verifyFileBytes(entry: ManifestFile, bytes: Uint8Array): Promise<void> {
   if (bytes.length !== entry.bytes) {
-    throw new ManifestError(`${entry.path}: size mismatch: the manifest says ${entry.bytes} bytes, the file has ${bytes.length}`);
+    throw new ManifestError(`${entry.path}: size mismatch: the manifest says ${entry.bytes} bytes, the file has ${bytes.length}`, 'checksum');
   }
   const actual = await sha256Hex(bytes);
   if (actual !== entry.sha256) {
-    throw new ManifestError(`${entry.path}: SHA-256 mismatch: the manifest says ${entry.sha256}, the file has ${actual}`);
+    throw new ManifestError(`${entry.path}: SHA-256 mismatch: the manifest says ${entry.sha256}, the file has ${actual}`, 'checksum');
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Every tolerance of the parity check, in one place, with the reasoning.
+ * Every tolerance of the project, in one place, with the reasoning: `vae export` holds each
+ * graph to the CPU row (EXPORT_TOLERANCES), `vae verify` and every runtime's tests to its runtime's row.
  *
  * ## Graph outputs (the verdict)
  *
@@ -55,9 +56,17 @@
  * - DequantizeLinear: one float32 multiplication, HEADROOM * u * |y|.
  * - Sigmoid: an absolute bound per runtime, ELEMENTWISE_ATOL below (measured maxima in README).
  */
-import type { RuntimeId } from './runtimes.js';
+/**
+ * The runtimes of the parity matrix (`vae verify`). `standalone-node` and `standalone-chromium` run
+ * the standalone decoder module (@vae/export's decoder.mjs, compiled from the graph under test) in
+ * Node and in Chromium; they are CPU arithmetic in float32 and have the CPU rows' tolerances, i.e.
+ * exactly those of the ONNX graph of the same precision on onnxruntime's CPU / wasm builds.
+ */
+export const RUNTIME_IDS = ['node-cpu', 'node-cuda', 'web-node', 'chromium-wasm', 'chromium-webgpu', 'standalone-node', 'standalone-chromium'] as const;
+export type RuntimeId = (typeof RUNTIME_IDS)[number];
 
-export type Precision = 'fp32' | 'fp16' | 'int8';
+/** A graph's weight precision (the manifest's `precision`). */
+export type GraphPrecision = 'fp32' | 'fp16' | 'int8';
 
 const CPU_FP32 = { mu: 1e-4, logvar: 1e-4, x_hat: 1e-5 };
 const GPU_FP32 = { mu: 1e-3, logvar: 1e-3, x_hat: 1e-4 };
@@ -65,17 +74,25 @@ const FP16 = { x_hat: 1e-2 };
 const INT8 = { x_hat: 0.25 };
 
 /** Absolute tolerance per runtime x precision x output (max |runtime - golden|). */
-export const OUTPUT_TOLERANCES: Readonly<Record<RuntimeId, Readonly<Record<Precision, Readonly<Record<string, number>>>>>> = {
+export const OUTPUT_TOLERANCES: Readonly<Record<RuntimeId, Readonly<Record<GraphPrecision, Readonly<Record<string, number>>>>>> = {
   'node-cpu': { fp32: CPU_FP32, fp16: FP16, int8: INT8 },
   'web-node': { fp32: CPU_FP32, fp16: FP16, int8: INT8 },
   'chromium-wasm': { fp32: CPU_FP32, fp16: FP16, int8: INT8 },
   'chromium-webgpu': { fp32: GPU_FP32, fp16: FP16, int8: INT8 },
   'node-cuda': { fp32: GPU_FP32, fp16: FP16, int8: INT8 },
+  'standalone-node': { fp32: CPU_FP32, fp16: FP16, int8: INT8 },
+  'standalone-chromium': { fp32: CPU_FP32, fp16: FP16, int8: INT8 },
 };
+
+/**
+ * What `vae export` enforces (max |onnxruntime - tfjs| on the CPU over the golden sets) and
+ * records in the manifest as `parity.tolerance`: the CPU row.
+ */
+export const EXPORT_TOLERANCES: Readonly<Record<GraphPrecision, Readonly<Record<string, number>>>> = OUTPUT_TOLERANCES['node-cpu'];
 
 /** The tolerance of one output, or an error naming what has none. */
 export function toleranceFor(runtime: RuntimeId, precision: string, output: string): number {
-  const byPrecision = OUTPUT_TOLERANCES[runtime]?.[precision as Precision];
+  const byPrecision = OUTPUT_TOLERANCES[runtime]?.[precision as GraphPrecision];
   if (!byPrecision) throw new Error(`no tolerances for ${runtime} / ${precision} (tolerances.ts knows fp32, fp16, int8)`);
   const t = byPrecision[output];
   if (t === undefined) throw new Error(`no tolerance for output "${output}" of a ${precision} graph on ${runtime} (tolerances.ts)`);
@@ -103,4 +120,6 @@ export const ELEMENTWISE_ATOL: Readonly<Record<RuntimeId, Readonly<Record<string
   'chromium-wasm': { Sigmoid: 1e-6 },
   'chromium-webgpu': { Sigmoid: 1e-5 },
   'node-cuda': { Sigmoid: 1e-5 },
+  'standalone-node': { Sigmoid: 1e-6 },
+  'standalone-chromium': { Sigmoid: 1e-6 },
 };
