@@ -1,7 +1,7 @@
 /**
  * Decoder speed: batch-1 latency and throughput at batch 256 and 4096, for onnxruntime-node
  * on the CPU (raw session.run on pre-made input tensors, with onnxruntime-allocated or
- * pre-allocated outputs, 2 and 1 threads; and through Vae.decode) and for tfjs (wasm backend)
+ * pre-allocated outputs, 2 and 1 threads; and through the library's vae.decode) and for tfjs (wasm backend)
  * running the same weights, read from decoder.onnx's initializers.
  *
  *   npm run bench:node                      # from the repository root (builds first)
@@ -10,18 +10,18 @@
  * Decoders are measured one at a time, each in several rounds; within a round every batch
  * size takes its turn. The table shows the median round and the best one (the best is the least
  * disturbed by other processes on a shared machine).
- * Not part of the library's API (it needs the devDependencies @vae/export, @vae/train, tfjs).
+ * Not part of the library's API (it needs the devDependencies @vae/train and tfjs).
  */
 import { availableParallelism, cpus } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
-import { decodeModel, fromTensorProto, type ModelProto } from '@vae/export';
+import { decodeModel, fromTensorProto, type ModelProto } from '@vae/models/onnx';
 import { selectBackend } from '@vae/train';
 import { loadModelDir, releasedModelDir } from '@vae/models/node';
-import { seededNormals } from './random.js';
-import { Vae } from './vae.js';
+import { seededNormals } from '@vae/runtime-core';
+import { loadVae } from './vae.js';
 
 const TARGET_LATENCY_MS = 0.1;
 const TARGET_THROUGHPUT = 200_000;
@@ -100,15 +100,15 @@ async function ortDecoder(path: string, n: number, threads: number, z: Float32Ar
 
 /** The library's decode (validation, chunking): a fresh output array per call, or (`reuse`) one array passed as `into`. */
 async function vaeDecoder(dir: string, n: number, threads: number, z: Float32Array, reuse = false): Promise<Decoder> {
-  const vae = await Vae.load(dir, { executionProvider: 'cpu', threads });
+  const vae = await loadVae(dir, { device: 'cpu', threads });
   return {
-    name: `@vae/runtime-node Vae.decode (cpu, ${threads} thread${threads === 1 ? '' : 's'}${reuse ? ', into a reused array' : ''})`,
+    name: `@vae/runtime-node vae.decode (cpu, ${threads} thread${threads === 1 ? '' : 's'}${reuse ? ', into a reused array' : ''})`,
     run: (b) => {
       const input = z.subarray(0, b * n);
       const into = reuse ? new Float32Array(b * 784) : undefined;
       return () => vae.decode(input, { into });
     },
-    release: () => vae.release(),
+    release: () => vae.dispose(),
   };
 }
 
@@ -197,9 +197,9 @@ async function main(): Promise<void> {
     const tfjs = await tfjsDecoder(path, n, z);
     tfBackend = tfjs.backend;
     // Same weights, same numbers: compare 256 decodes with onnxruntime's.
-    const vae = await Vae.load(dir, { executionProvider: 'cpu' });
-    const ref = (await vae.decode(z.subarray(0, 256 * n))).data;
-    await vae.release();
+    const vae = await loadVae(dir, { device: 'cpu' });
+    const ref = (await vae.decode(z.subarray(0, 256 * n))).pixels;
+    await vae.dispose();
     const got = tfjs.check(z.slice(0, 256 * n));
     parity = ref.reduce((m, v, i) => Math.max(m, Math.abs(v - got[i])), 0);
     log(`tfjs: ${tfBackend}; max |tfjs - onnxruntime| over 256 decodes = ${parity.toExponential(2)}`);

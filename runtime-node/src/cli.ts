@@ -11,25 +11,27 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DEFAULT_MODEL, type ReleasedModelName } from '@vae/models';
-import { releasedModelDir } from '@vae/models/node';
+import { releasedModelDir, writeFileAtomic } from '@vae/models/node';
+import {
+  IMAGE_PIXELS, PRECISIONS, imagesToPng, inputError, parseLatents,
+  type Endpoint, type GridLayout, type Images, type Precision, type PreprocessOptions, type Vae,
+} from '@vae/runtime-core';
 import type { Argv, CommandModule } from 'yargs';
-import { writeFileAtomic } from './atomic.js';
-import { IMAGE_PIXELS, batchToPng, readImages, type GridLayout, type ImageBatch } from './images.js';
-import { InputError, toLatentBatch } from './inputs.js';
-import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from './providers.js';
-import { DECODER_VARIANTS, Vae, type DecoderVariant, type Endpoint } from './vae.js';
+import { DEVICE_CHOICES, type DeviceChoice } from './providers.js';
+import { loadVae } from './vae.js';
 
 const MANIFOLD_MODEL: ReleasedModelName = 'mnist-n2-beta1';
 
-interface ModelArgs { model?: string; ep: ExecutionProviderChoice; threads?: number; variant: DecoderVariant; json: boolean }
+interface ModelArgs { model?: string; device: DeviceChoice; threads?: number; precision: Precision; json: boolean }
 interface PngArgs { out: string; columns?: number; scale: number }
+interface ImageArgs { invert?: boolean; center: boolean; fit: 'contain' | 'fill' }
 
 function modelOptions(y: Argv, defaultModel: ReleasedModelName): Argv {
   return y
     .option('model', { type: 'string', describe: `Model directory written by vae export [default: models/released/${defaultModel}]` })
-    .option('ep', { choices: EXECUTION_PROVIDER_CHOICES, default: 'auto' as ExecutionProviderChoice, describe: 'Execution provider: auto = CUDA when it works, else CPU (says which)' })
+    .option('device', { choices: DEVICE_CHOICES, default: 'auto' as DeviceChoice, describe: 'Where the graphs run: auto = CUDA when it works, else the CPU (says which)' })
     .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads [default: one per physical core]' })
-    .option('variant', { choices: DECODER_VARIANTS, default: 'fp32' as DecoderVariant, describe: 'Decoder weights: fp32, or the smaller fp16 / int8 graphs' })
+    .option('precision', { choices: PRECISIONS, default: 'fp32' as Precision, describe: 'Decoder graph: fp32, or the smaller fp16 / int8 ones' })
     .option('json', { type: 'boolean', default: false, describe: 'Print machine-readable JSON on stdout (messages go to stderr)' })
     .check((a) => {
       const t = a.threads as number | undefined;
@@ -52,23 +54,27 @@ function pngOptions(y: Argv, name: string): Argv {
     });
 }
 
-const invertOption = (y: Argv) =>
-  y.option('invert', { type: 'boolean', default: false, describe: 'Input images are dark digits on a light background: invert them (MNIST is light on dark)' });
+/** How image files become the model's input (@vae/runtime-core's preprocessing; README, "Images"). */
+const imageOptions = (y: Argv) =>
+  y
+    .option('invert', { type: 'boolean', describe: 'Polarity: --invert for a dark digit on a light background, --no-invert to take the image as it is [default: auto, from the border]' })
+    .option('center', { type: 'boolean', default: true, describe: 'MNIST centring: crop to the ink, fit it in 20x20, centre of mass in the middle (--no-center: use the image as framed)' })
+    .option('fit', { choices: ['contain', 'fill'] as const, default: 'contain' as const, describe: 'With --no-center, a non-square image: contain = pad to a square, fill = stretch' });
 
-async function loadVae(a: ModelArgs, defaultModel: ReleasedModelName): Promise<Vae> {
-  return Vae.load(a.model ?? releasedModelDir(defaultModel), {
-    executionProvider: a.ep, threads: a.threads, variant: a.variant, onMessage: (m) => console.error(m),
-  });
+const preprocessOf = (a: ImageArgs): PreprocessOptions => ({ invert: a.invert ?? 'auto', center: a.center, fit: a.fit });
+
+async function openVae(a: ModelArgs, defaultModel: ReleasedModelName): Promise<Vae> {
+  const vae = await loadVae(a.model ?? releasedModelDir(defaultModel), { device: a.device, threads: a.threads, precision: a.precision });
+  console.error(vae.deviceNote);
+  return vae;
 }
-
-const warn = (message: string) => console.error(`warning: ${message}`);
 
 /** float32 values as JSON numbers: 9 significant digits read back to the same float32. */
 const f32 = (values: ArrayLike<number>) => Array.from(values, (v) => Number(v.toPrecision(9)));
 const rowsOf = (flat: Float32Array, width: number) => Array.from({ length: flat.length / width }, (_, i) => f32(flat.subarray(i * width, (i + 1) * width)));
 
 function describeModel(vae: Vae) {
-  return { model: vae.dir, name: vae.manifest.name, latentSize: vae.latentSize, executionProvider: vae.executionProvider, variant: vae.variant };
+  return { model: vae.model, name: vae.manifest.name, latentSize: vae.latentSize, device: vae.device, precision: vae.precision };
 }
 
 function gridJson(layout: GridLayout) {
@@ -76,8 +82,8 @@ function gridJson(layout: GridLayout) {
 }
 
 /** Encodes the PNG, then writes it atomically; returns what --json reports about it. */
-async function savePng(a: PngArgs, batch: ImageBatch, columns?: number) {
-  const { png, layout } = await batchToPng(batch, { columns: a.columns ?? columns, scale: a.scale });
+async function savePng(a: PngArgs, batch: Images, columns?: number) {
+  const { png, layout } = imagesToPng(batch, { columns: a.columns ?? columns, scale: a.scale });
   const out = resolve(a.out);
   await writeFileAtomic(out, png);
   return { out, bytes: png.length, count: batch.count, shape: [batch.count, batch.height, batch.width], grid: gridJson(layout) };
@@ -100,10 +106,10 @@ const NON_FINITE = /^[+-]?(nan|inf|infinity)$/i;
 /** Numbers from "0.1, -2 3e-1" (commas and/or spaces); NaN / Infinity are kept so the check can name them. */
 function parseNumberList(text: string, label: string): number[] {
   const tokens = text.split(/[\s,]+/).filter((t) => t.length > 0);
-  if (tokens.length === 0) throw new InputError(`${label}: no numbers in "${text}"`);
+  if (tokens.length === 0) throw inputError(`${label}: no numbers in "${text}"`);
   return tokens.map((t, i) => {
     if (NON_FINITE.test(t)) return /nan/i.test(t) ? NaN : t.startsWith('-') ? -Infinity : Infinity;
-    if (!NUMBER.test(t)) throw new InputError(`${label}: value ${i} "${t}" is not a number`);
+    if (!NUMBER.test(t)) throw inputError(`${label}: value ${i} "${t}" is not a number`);
     return Number(t);
   });
 }
@@ -115,13 +121,13 @@ async function readLatentFile(path: string, label: string): Promise<number[] | n
     text = await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(`${label}: ${code === 'ENOENT' ? 'no such file' : `cannot read: ${code}`}`);
+    throw inputError(`${label}: ${code === 'ENOENT' ? 'no such file' : `cannot read: ${code}`}`);
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new InputError(`${label}: not valid JSON: ${(err as Error).message}`);
+    throw inputError(`${label}: not valid JSON: ${(err as Error).message}`);
   }
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const o = value as Record<string, unknown>;
@@ -129,7 +135,7 @@ async function readLatentFile(path: string, label: string): Promise<number[] | n
     else if (Array.isArray(o.images)) value = o.images.map((im: unknown) => (im && typeof im === 'object' ? (im as Record<string, unknown>).mu : im));
   }
   if (!Array.isArray(value)) {
-    throw new InputError(`${label}: expected a JSON array of numbers, an array of vectors, {"z": ...} or the output of vae encode --json`);
+    throw inputError(`${label}: expected a JSON array of numbers, an array of vectors, {"z": ...} or the output of vae encode --json`);
   }
   return value as number[] | number[][];
 }
@@ -138,37 +144,37 @@ async function readLatentFile(path: string, label: string): Promise<number[] | n
 async function endpointArg(arg: string, name: string, latentSize: number): Promise<Endpoint> {
   const label = `${name} "${arg}"`;
   if (existsSync(arg)) {
-    if (!statSync(arg).isFile()) throw new InputError(`${label}: is a directory, not an image or latent file`);
+    if (!statSync(arg).isFile()) throw inputError(`${label}: is a directory, not an image or latent file`);
     if (!arg.toLowerCase().endsWith('.json')) return arg;
-    const { data, count } = toLatentBatch(await readLatentFile(arg, label), latentSize, label);
-    if (count !== 1) throw new InputError(`${label}: holds ${count} latent vectors; an endpoint is one`);
+    const { data, count } = parseLatents(await readLatentFile(arg, label), latentSize, label, inputError);
+    if (count !== 1) throw inputError(`${label}: holds ${count} latent vectors; an endpoint is one`);
     return { z: data };
   }
   const tokens = arg.split(/[\s,]+/).filter((t) => t.length > 0);
   if (tokens.length > 0 && tokens.every((t) => NUMBER.test(t) || NON_FINITE.test(t))) {
-    const { data, count } = toLatentBatch(parseNumberList(arg, label), latentSize, label);
-    if (count !== 1) throw new InputError(`${label}: ${data.length} values: an endpoint is one latent vector of ${latentSize} values`);
+    const { data, count } = parseLatents(parseNumberList(arg, label), latentSize, label, inputError);
+    if (count !== 1) throw inputError(`${label}: ${data.length} values: an endpoint is one latent vector of ${latentSize} values`);
     return { z: data };
   }
-  throw new InputError(`${label}: no such file, and not a latent vector of comma-separated numbers`);
+  throw inputError(`${label}: no such file, and not a latent vector of comma-separated numbers`);
 }
 
 // ---------------------------------------------------------------- commands
 
-interface EncodeArgs extends ModelArgs { images: string[]; invert: boolean; out?: string }
+interface EncodeArgs extends ModelArgs, ImageArgs { images: string[]; out?: string }
 
 export const encodeCommand: CommandModule<object, EncodeArgs> = {
   command: 'encode <images..>',
   describe: 'Encode images (PNG/JPEG/BMP, any size) to their posterior mean and log-variance',
   builder: (y: Argv) =>
-    invertOption(modelOptions(y, DEFAULT_MODEL))
-      .usage('$0 encode IMAGE... [options]\n\nPrints mu and logvar of q(z|x) for each image (grayscale, resized to 28x28, /255; see --invert).')
+    imageOptions(modelOptions(y, DEFAULT_MODEL))
+      .usage('$0 encode IMAGE... [options]\n\nPrints mu and logvar of q(z|x) for each image (grey, light digit on black, MNIST-centred in 28x28, /255;\nsee --invert, --no-center, --fit).')
       .positional('images', { type: 'string', array: true, demandOption: true, describe: 'Image files' })
       .option('out', { alias: 'o', type: 'string', describe: 'Also write the JSON result to this file' }) as unknown as Argv<EncodeArgs>,
   handler: async (a) => {
-    const vae = await loadVae(a, DEFAULT_MODEL);
+    const vae = await openVae(a, DEFAULT_MODEL);
     try {
-      const { mu, logvar, latentSize } = await vae.encode(a.images, { invert: a.invert, onWarning: warn });
+      const { mu, logvar, latentSize } = await vae.encode(a.images, preprocessOf(a));
       const result = {
         ...describeModel(vae),
         images: a.images.map((file, i) => ({
@@ -187,7 +193,7 @@ export const encodeCommand: CommandModule<object, EncodeArgs> = {
       }
       if (a.out) console.log(`wrote ${resolve(a.out)}`);
     } finally {
-      await vae.release();
+      await vae.dispose();
     }
   },
 };
@@ -207,17 +213,17 @@ export const decodeCommand: CommandModule<object, DecodeArgs> = {
         return true;
       }) as unknown as Argv<DecodeArgs>,
   handler: async (a) => {
-    const vae = await loadVae(a, DEFAULT_MODEL);
+    const vae = await openVae(a, DEFAULT_MODEL);
     try {
       const n = vae.latentSize;
       const label = a['z-file'] ? `${a['z-file']} (--z-file)` : 'z (--z)';
       const raw = a['z-file'] ? await readLatentFile(a['z-file'], label) : (a.z ?? []).flatMap((s) => s.split(';')).map((s) => parseNumberList(s, label));
-      const { data, count } = toLatentBatch(raw, n, label);
+      const { data, count } = parseLatents(raw, n, label, inputError);
       const images = await vae.decode(data);
       const saved = await savePng(a, images);
       report(a.json, { command: 'decode', ...saved, ...describeModel(vae) }, gridLine(saved, `${count} image${count === 1 ? '' : 's'} decoded`));
     } finally {
-      await vae.release();
+      await vae.dispose();
     }
   },
 };
@@ -241,7 +247,7 @@ export const sampleCommand: CommandModule<object, SampleArgs> = {
         return true;
       }) as unknown as Argv<SampleArgs>,
   handler: async (a) => {
-    const vae = await loadVae(a, DEFAULT_MODEL);
+    const vae = await openVae(a, DEFAULT_MODEL);
     try {
       const result = await vae.sample(a.count, { seed: a.seed, temperature: a.temperature });
       const saved = await savePng(a, result);
@@ -251,41 +257,41 @@ export const sampleCommand: CommandModule<object, SampleArgs> = {
         `${gridLine(saved, `${a.count} sample${a.count === 1 ? '' : 's'}`)}; seed ${result.seed}, temperature ${result.temperature}`,
       );
     } finally {
-      await vae.release();
+      await vae.dispose();
     }
   },
 };
 
-interface ReconstructArgs extends ModelArgs, PngArgs { images: string[]; invert: boolean; compare: boolean }
+interface ReconstructArgs extends ModelArgs, PngArgs, ImageArgs { images: string[]; compare: boolean }
 
 export const reconstructCommand: CommandModule<object, ReconstructArgs> = {
   command: 'reconstruct <images..>',
   describe: 'Encode images and decode their posterior means (input | reconstruction pairs)',
   builder: (y: Argv) =>
-    invertOption(pngOptions(modelOptions(y, DEFAULT_MODEL), 'reconstruct'))
+    imageOptions(pngOptions(modelOptions(y, DEFAULT_MODEL), 'reconstruct'))
       .positional('images', { type: 'string', array: true, demandOption: true, describe: 'Image files' })
       .option('compare', { type: 'boolean', default: true, describe: 'Put each preprocessed input left of its reconstruction (--no-compare: reconstructions only)' }) as unknown as Argv<ReconstructArgs>,
   handler: async (a) => {
-    const vae = await loadVae(a, DEFAULT_MODEL);
+    const vae = await openVae(a, DEFAULT_MODEL);
     try {
-      const inputs = await readImages(a.images, { invert: a.invert, onWarning: warn });
-      const rec = await vae.reconstruct(inputs);
+      const inputs = await vae.preprocess(a.images, preprocessOf(a));
+      const rec = await vae.reconstruct(inputs.pixels);
       const n = inputs.count;
-      let batch: ImageBatch = rec;
+      let batch: Images = rec;
       let columns: number | undefined;
       if (a.compare) {
         const data = new Float32Array(2 * n * IMAGE_PIXELS);
         for (let i = 0; i < n; i++) {
-          data.set(inputs.data.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS), 2 * i * IMAGE_PIXELS);
-          data.set(rec.data.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS), (2 * i + 1) * IMAGE_PIXELS);
+          data.set(inputs.pixels.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS), 2 * i * IMAGE_PIXELS);
+          data.set(rec.pixels.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS), (2 * i + 1) * IMAGE_PIXELS);
         }
-        batch = { data, count: 2 * n, height: rec.height, width: rec.width };
+        batch = { pixels: data, count: 2 * n, height: rec.height, width: rec.width };
         columns = 2 * Math.ceil(Math.sqrt(n));
-        if (a.columns !== undefined && a.columns % 2 !== 0) throw new InputError(`columns ${a.columns}: with input | reconstruction pairs the grid needs an even number of columns (or pass --no-compare)`);
+        if (a.columns !== undefined && a.columns % 2 !== 0) throw inputError(`columns ${a.columns}: with input | reconstruction pairs the grid needs an even number of columns (or pass --no-compare)`);
       }
       const images = a.images.map((file, i) => ({
         file,
-        bce: Number(bce(inputs.data.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS), rec.data.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS)).toFixed(4)),
+        bce: Number(bce(inputs.pixels.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS), rec.pixels.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS)).toFixed(4)),
         mu: f32(rec.mu.subarray(i * vae.latentSize, (i + 1) * vae.latentSize)),
       }));
       const saved = await savePng(a, batch, columns);
@@ -296,7 +302,7 @@ export const reconstructCommand: CommandModule<object, ReconstructArgs> = {
         `${gridLine(saved, `${n} reconstruction${n === 1 ? '' : 's'}${a.compare ? ' next to their inputs' : ''}`)}; mean BCE ${mean.toFixed(2)} nats per image`,
       );
     } finally {
-      await vae.release();
+      await vae.dispose();
     }
   },
 };
@@ -312,13 +318,13 @@ function bce(x: Float32Array, p: Float32Array): number {
   return s;
 }
 
-interface InterpolateArgs extends ModelArgs, PngArgs { a: string; b: string; steps: number; invert: boolean }
+interface InterpolateArgs extends ModelArgs, PngArgs, ImageArgs { a: string; b: string; steps: number }
 
 export const interpolateCommand: CommandModule<object, InterpolateArgs> = {
   command: 'interpolate <a> <b>',
   describe: 'Decode points on the line between two images (or latent vectors) in latent space',
   builder: (y: Argv) =>
-    invertOption(pngOptions(modelOptions(y, DEFAULT_MODEL), 'interpolate'))
+    imageOptions(pngOptions(modelOptions(y, DEFAULT_MODEL), 'interpolate'))
       .usage('$0 interpolate A B [options]\n\nA and B are image files (their posterior means are used), .json latent files, or latent\nvectors as comma-separated numbers. Writes one row of --steps images, A first.')
       .positional('a', { type: 'string', demandOption: true, describe: 'Start: image, .json latent file or "v1,v2,..."' })
       .positional('b', { type: 'string', demandOption: true, describe: 'End: image, .json latent file or "v1,v2,..."' })
@@ -328,11 +334,11 @@ export const interpolateCommand: CommandModule<object, InterpolateArgs> = {
         return true;
       }) as unknown as Argv<InterpolateArgs>,
   handler: async (a) => {
-    const vae = await loadVae(a, DEFAULT_MODEL);
+    const vae = await openVae(a, DEFAULT_MODEL);
     try {
       const from = await endpointArg(a.a, 'A', vae.latentSize);
       const to = await endpointArg(a.b, 'B', vae.latentSize);
-      const result = await vae.interpolate(from, to, a.steps, { invert: a.invert, onWarning: warn });
+      const result = await vae.interpolate(from, to, a.steps, preprocessOf(a));
       const saved = await savePng(a, result, a.steps);
       report(
         a.json,
@@ -340,7 +346,7 @@ export const interpolateCommand: CommandModule<object, InterpolateArgs> = {
         gridLine(saved, `${a.steps} steps from ${a.a} to ${a.b}`),
       );
     } finally {
-      await vae.release();
+      await vae.dispose();
     }
   },
 };
@@ -361,7 +367,7 @@ export const manifoldCommand: CommandModule<object, ManifoldArgs> = {
         return true;
       }) as unknown as Argv<ManifoldArgs>,
   handler: async (a) => {
-    const vae = await loadVae(a, MANIFOLD_MODEL);
+    const vae = await openVae(a, MANIFOLD_MODEL);
     try {
       const result = await vae.manifold({ range: a.range, steps: a.steps });
       const saved = await savePng(a, result, result.columns);
@@ -371,7 +377,7 @@ export const manifoldCommand: CommandModule<object, ManifoldArgs> = {
         gridLine(saved, `latent manifold over [-${a.range}, ${a.range}]`),
       );
     } finally {
-      await vae.release();
+      await vae.dispose();
     }
   },
 };

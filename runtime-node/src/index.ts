@@ -1,26 +1,25 @@
 /**
- * @vae/runtime-node: the exported VAE on onnxruntime-node (CUDA or CPU) with jimp image I/O.
+ * @vae/runtime-node: the exported VAE on onnxruntime-node (CUDA or CPU). `loadVae` is this
+ * package's; the `Vae` it returns, the options and the image helpers are @vae/runtime-core's,
+ * re-exported here, so the API is the one of @vae/runtime-web too.
  *
- *   const vae = await Vae.load('models/released/mnist-n64-beta1', { executionProvider: 'auto' });
- *   const { mu } = await vae.encode(['digit.png']);
+ *   const vae = await loadVae();                               // released mnist-n64-beta1, device 'auto'
+ *   const { mu } = await vae.encode(['digit.png']);            // invert 'auto', center true
  *   await writePng('out.png', await vae.decode(mu));
  */
+export { loadVae, checkSession, type LoadOptions } from './vae.js';
 export {
-  Vae, DECODER_VARIANTS, checkSession,
-  type VaeOptions, type DecoderVariant, type ImagesInput, type Endpoint, type Encoding, type SampleOptions, type ManifoldOptions,
-} from './vae.js';
-export {
-  selectExecutionProvider, detectCuda, cudaUnavailable, ExecutionProviderError, EXECUTION_PROVIDER_CHOICES, CUDA_INSTALL_HINT,
-  type ExecutionProviderChoice, type ExecutionProvider, type CudaProbe, type CudaDetector, type ProviderSelection,
+  selectDevice, detectCuda, cudaUnavailable, DEVICE_CHOICES, CUDA_INSTALL_HINT,
+  type DeviceChoice, type Device, type DeviceSelection, type CudaProbe, type CudaDetector,
 } from './providers.js';
-export {
-  readImages, decodeImage, rgbaToInput, resizeArea, batchToGray, batchToPng, grayToPng, writePng, gridLayout, ImageError,
-  IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_PIXELS, BRIGHT_BORDER, MAX_IMAGE_SIDE,
-  type ImageBatch, type ImageSource, type ImageReadOptions, type RgbaImage, type GridOptions, type GridLayout,
-} from './images.js';
-export { toLatentBatch, toImageArray, InputError, type LatentInput } from './inputs.js';
-export { seededNormals, mulberry32 } from './random.js';
-export { writeFileAtomic } from './atomic.js';
+export { writePng } from './png.js';
 export {
   encodeCommand, decodeCommand, sampleCommand, reconstructCommand, interpolateCommand, manifoldCommand, runtimeCommands,
 } from './cli.js';
+export {
+  Vae, VaeError, PRECISIONS, DEFAULT_PREPROCESS, IMAGE_WIDTH, IMAGE_HEIGHT, IMAGE_PIXELS, MAX_IMAGE_SIDE,
+  decodeImage, rgbaToPixels, imagesToPng, imagesToGray, imagesToRgba, gridLayout, parseLatents, seededNormals, mulberry32,
+  type Precision, type LoadProgress, type Images, type Encoding, type PreprocessOptions, type RgbaImage, type ImageInput,
+  type ImagesInput, type Endpoint, type LatentInput, type SampleOptions, type ManifoldOptions, type GridOptions, type GridLayout,
+  type VaeErrorCode,
+} from '@vae/runtime-core';

@@ -1,21 +1,26 @@
 /**
- * Execution provider selection: `auto` tries CUDA and falls back to CPU (and says so),
- * `cuda` without a working CUDA provider is an error that says how to install it, `cpu`
- * is CPU. Detection is injectable so the decision logic is unit-tested without a GPU.
+ * Device selection (onnxruntime's execution provider): `auto` tries CUDA and falls back to
+ * the CPU (and says so), `cuda` without a working CUDA provider is a VaeError
+ * 'device-unavailable' that says how to install it, `cpu` is the CPU. Detection is injectable
+ * so the decision logic is unit-tested without a GPU.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { checkDevice, VaeError } from '@vae/runtime-core';
 
-export type ExecutionProviderChoice = 'auto' | 'cuda' | 'cpu';
-export type ExecutionProvider = 'cuda' | 'cpu';
-export const EXECUTION_PROVIDER_CHOICES: readonly ExecutionProviderChoice[] = ['auto', 'cuda', 'cpu'];
+/** What `loadVae`'s `device` option takes. */
+export type DeviceChoice = 'auto' | 'cuda' | 'cpu';
+/** The device that runs (`vae.device`). */
+export type Device = 'cuda' | 'cpu';
+export const DEVICE_CHOICES: readonly DeviceChoice[] = ['auto', 'cuda', 'cpu'];
 
 /** How to get the CUDA provider (onnxruntime-node's postinstall downloads it when asked to). */
 export const CUDA_INSTALL_HINT =
-  'install the CUDA provider with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci` (or `npm rebuild onnxruntime-node` with that variable set) ' +
-  'on a machine with an NVIDIA GPU, its driver and CUDA 12 + cuDNN 9; this repository skips it by default (.npmrc: onnxruntime-node-install=skip)';
+  'install the CUDA provider with `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install` ' +
+  '(onnxruntime-node\'s own installer, which npm does not run here: package.json\'s allowScripts denies it) ' +
+  'on a machine with an NVIDIA GPU, its driver and CUDA 12 + cuDNN 9';
 
 /** What a CUDA probe found. `reason` says why CUDA cannot be used. */
 export interface CudaProbe {
@@ -26,42 +31,35 @@ export interface CudaProbe {
 /** Finds out whether onnxruntime-node can run on CUDA here. */
 export type CudaDetector = () => Promise<CudaProbe> | CudaProbe;
 
-export interface ProviderSelection {
-  provider: ExecutionProvider;
-  /** One line for the user: what runs and, for a fallback, why. */
-  message: string;
-}
-
-export class ExecutionProviderError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ExecutionProviderError';
-  }
+export interface DeviceSelection {
+  device: Device;
+  /** One line for the user (`vae.deviceNote`): what runs and, for a fallback, why. */
+  note: string;
 }
 
 /**
- * Decides which provider to use. Pure apart from the injected detector:
+ * Decides which device to use. Pure apart from the injected detector (and the TF32 switch):
  * auto + CUDA available -> cuda; auto + unavailable -> cpu with the reason;
- * cuda + unavailable -> ExecutionProviderError with the install command; cpu -> cpu (no probe).
+ * cuda + unavailable -> VaeError 'device-unavailable' with the install command; cpu -> cpu (no probe).
+ * An unknown choice is a VaeError 'input' naming the valid ones.
  */
-export async function selectExecutionProvider(
-  choice: ExecutionProviderChoice = 'auto',
-  detect: CudaDetector = detectCuda,
-): Promise<ProviderSelection> {
-  if (!EXECUTION_PROVIDER_CHOICES.includes(choice)) {
-    throw new ExecutionProviderError(`unknown execution provider "${String(choice)}": expected one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}`);
-  }
-  if (choice === 'cpu') return { provider: 'cpu', message: 'execution provider: cpu (requested)' };
+export async function selectDevice(choice: DeviceChoice = 'auto', detect: CudaDetector = detectCuda): Promise<DeviceSelection> {
+  checkDevice(choice, DEVICE_CHOICES);
+  if (choice === 'cpu') return { device: 'cpu', note: 'device: cpu (requested)' };
+  // cuBLAS / cuDNN read this when they load: no TF32 tensor-core math (10-bit mantissas) in the
+  // float32 graphs, so CUDA stays within the fp32 GPU tolerances of @vae/models. Set it to 1
+  // before loading to allow TF32.
+  process.env.NVIDIA_TF32_OVERRIDE ??= '0';
   const probe = await detect();
-  if (probe.available) return { provider: 'cuda', message: `execution provider: cuda${choice === 'auto' ? ' (auto)' : ''}` };
+  if (probe.available) return { device: 'cuda', note: `device: cuda${choice === 'auto' ? ' (auto)' : ' (requested)'}` };
   const reason = probe.reason ?? 'the CUDA provider is not available';
   if (choice === 'cuda') throw cudaUnavailable(reason);
-  return { provider: 'cpu', message: `execution provider: cpu (auto: CUDA unavailable: ${reason})` };
+  return { device: 'cpu', note: `device: cpu (auto: CUDA unavailable: ${reason})` };
 }
 
-/** The error for `cuda` asked for but not usable. */
-export function cudaUnavailable(reason: string): ExecutionProviderError {
-  return new ExecutionProviderError(`execution provider "cuda" is not available: ${reason}. To use it, ${CUDA_INSTALL_HINT}; or choose cpu (--ep cpu) or auto`);
+/** The error for `cuda` asked for but not usable: VaeError 'device-unavailable' with the install hint. */
+export function cudaUnavailable(reason: string): VaeError {
+  return new VaeError('device-unavailable', `device "cuda" is not available: ${reason}. To use it, ${CUDA_INSTALL_HINT}; or choose cpu (--device cpu) or auto`);
 }
 
 /** onnxruntime-node's native folder (where the CUDA provider libraries go when installed). */

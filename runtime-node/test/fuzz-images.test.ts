@@ -1,10 +1,11 @@
 /**
- * Seeded fuzzing of the image reader (readImages -> decodeImage -> jimp -> rgbaToInput): real
+ * Seeded fuzzing of the image reader (vae.preprocess -> the Node backend's file read -> the
+ * core's decodeImage (fast-png, jpeg-js, BMP) -> rgbaToPixels with the default options): real
  * PNG, JPEG and BMP files of MNIST digits, mutated (bit flips, overwritten runs, truncation,
  * a valid signature followed by noise), plus random bytes, empty input, text and JSON, and
  * headers that claim huge sizes. Every case must either give one valid model input (784
- * finite values in [0, 1]) or throw an ImageError whose message starts with the input's name,
- * within a time bound: never another exception type, never a hang, never a huge allocation.
+ * finite values in [0, 1]) or throw a VaeError 'image' whose message starts with the input's
+ * name, within a time bound: never another exception type, never a hang, never a huge allocation.
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -12,9 +13,8 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { Jimp } from 'jimp';
-import { IMAGE_PIXELS, ImageError, MAX_IMAGE_SIDE, readImages } from '../src/index.js';
-import { mulberry32 } from '../src/random.js';
-import { mnistTest, removeDir, tempDir } from './helpers.js';
+import { IMAGE_PIXELS, MAX_IMAGE_SIDE, VaeError, loadVae, mulberry32, type Vae } from '../src/index.js';
+import { N2, mnistTest, removeDir, tempDir } from './helpers.js';
 
 /** No case may take longer (a 20000x20000 PNG header took ~40 s and 3 GB before the size guard). */
 const MAX_MS_PER_CASE = 2000;
@@ -148,9 +148,9 @@ function cases(seeds: Case[], seed: number): { mutated: Case[]; huge: Case[] } {
 }
 
 /** Reads one case (as bytes, or as a file for every 8th, so paths are named too); returns what happened. */
-async function readOne(c: Case, i: number, dir: string): Promise<{ outcome: 'image' | 'error'; label: string; ms: number; message?: string }> {
+async function readOne(vae: Vae, c: Case, i: number, dir: string): Promise<{ outcome: 'image' | 'error'; label: string; ms: number; message?: string }> {
   let source: string | Uint8Array = c.bytes;
-  let label = `image 0 (${c.bytes.byteLength} bytes)`;
+  let label = 'images';
   if (i % 8 === 0) {
     source = join(dir, `case-${i}.bin`);
     label = source;
@@ -158,15 +158,15 @@ async function readOne(c: Case, i: number, dir: string): Promise<{ outcome: 'ima
   }
   const t0 = performance.now();
   try {
-    const batch = await readImages(source);
+    const batch = await vae.preprocess(source);
     const ms = performance.now() - t0;
     assert.equal(batch.count, 1, c.name);
-    assert.equal(batch.data.length, IMAGE_PIXELS, c.name);
-    for (const v of batch.data) if (!(v >= 0 && v <= 1)) assert.fail(`${c.name}: decoded to a pixel ${v} outside [0, 1]`);
+    assert.equal(batch.pixels.length, IMAGE_PIXELS, c.name);
+    for (const v of batch.pixels) if (!(v >= 0 && v <= 1)) assert.fail(`${c.name}: decoded to a pixel ${v} outside [0, 1]`);
     return { outcome: 'image', label, ms };
   } catch (err) {
     const ms = performance.now() - t0;
-    assert.ok(err instanceof ImageError, `${c.name}: expected an ImageError, got ${(err as Error)?.stack ?? String(err)}`);
+    assert.ok(err instanceof VaeError && err.code === 'image', `${c.name}: expected a VaeError 'image', got ${(err as Error)?.stack ?? String(err)}`);
     assert.ok(err.message.startsWith(`${label}: `), `${c.name}: the message must name the input (${label}), got: ${err.message}`);
     return { outcome: 'error', label, ms, message: err.message };
   }
@@ -175,34 +175,39 @@ async function readOne(c: Case, i: number, dir: string): Promise<{ outcome: 'ima
 describe('image reader fuzzing (seeded)', { timeout: 120_000 }, () => {
   let dir: string;
   let seeds: Case[];
+  let vae: Vae;
   before(async () => {
     dir = await tempDir('vae-fuzz-img-');
     seeds = await seedFiles();
+    vae = await loadVae(N2, { device: 'cpu' });
   });
-  after(async () => { await removeDir(dir); });
+  after(async () => {
+    await vae.dispose();
+    await removeDir(dir);
+  });
 
   it('the unmutated seed files decode', async () => {
-    for (const [i, s] of seeds.entries()) assert.equal((await readOne(s, i + 1, dir)).outcome, 'image', s.name);
+    for (const [i, s] of seeds.entries()) assert.equal((await readOne(vae, s, i + 1, dir)).outcome, 'image', s.name);
   });
 
-  it('mutated files, random bytes, empty input, text and JSON: a valid image or an ImageError naming the input', async (t) => {
+  it('mutated files, random bytes, empty input, text and JSON: a valid image or a VaeError \'image\' naming the input', async (t) => {
     const { mutated } = cases(seeds, 20240501);
     const tally = { image: 0, error: 0 };
     let slowest = { ms: 0, name: '' };
     for (const [i, c] of mutated.entries()) {
-      const r = await readOne(c, i, dir);
+      const r = await readOne(vae, c, i, dir);
       tally[r.outcome]++;
       assert.ok(r.ms < MAX_MS_PER_CASE, `${c.name}: took ${r.ms.toFixed(0)} ms`);
       if (r.ms > slowest.ms) slowest = { ms: r.ms, name: c.name };
     }
     assert.ok(tally.error > 0 && tally.image > 0, JSON.stringify(tally));
-    t.diagnostic(`${mutated.length} cases: ${tally.image} decoded to a valid image, ${tally.error} ImageErrors; slowest ${slowest.ms.toFixed(0)} ms (${slowest.name})`);
+    t.diagnostic(`${mutated.length} cases: ${tally.image} decoded to a valid image, ${tally.error} VaeErrors 'image'; slowest ${slowest.ms.toFixed(0)} ms (${slowest.name})`);
   });
 
   it(`headers claiming huge sizes are refused before decoding (largest side ${MAX_IMAGE_SIDE})`, async () => {
     const { huge } = cases(seeds, 20240501);
     for (const [i, c] of huge.entries()) {
-      const r = await readOne(c, i, dir);
+      const r = await readOne(vae, c, i, dir);
       assert.equal(r.outcome, 'error', `${c.name} was decoded`);
       assert.match(r.message!, new RegExp(`: \\d+x\\d+ pixels is too large: images up to ${MAX_IMAGE_SIDE}x${MAX_IMAGE_SIDE} are read`), c.name);
       assert.ok(r.ms < 200, `${c.name}: took ${r.ms.toFixed(0)} ms, so it was not refused from the header`);

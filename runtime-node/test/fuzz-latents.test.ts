@@ -1,16 +1,15 @@
 /**
- * Seeded fuzzing of latent input through `Vae.decode` on both released models: flat arrays of
+ * Seeded fuzzing of latent input through `vae.decode` on both released models: flat arrays of
  * every numeric typed-array kind, number[] and array-likes, one row per vector, with wrong
  * lengths and widths, NaN, ±Infinity, doubles beyond float32, strings, null, objects, BigInts
  * and empty batches. The generator knows which cases are valid as it builds them. A valid
  * case decodes (values in [0, 1]) and onnxruntime receives exactly its float32 values; every
- * other case is an InputError whose message starts with "z: ", and onnxruntime is never called.
+ * other case is a VaeError 'input' whose message starts with "z: ", and onnxruntime is never called.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { IMAGE_PIXELS, InputError, Vae } from '../src/index.js';
-import { mulberry32 } from '../src/random.js';
+import { IMAGE_PIXELS, VaeError, loadVae, mulberry32, type Vae } from '../src/index.js';
 import { N2, N64 } from './helpers.js';
 
 interface Case { name: string; value: unknown; expected?: number[] }
@@ -115,7 +114,7 @@ function latentCases(n: number, count: number, seed: number): Case[] {
   return cases;
 }
 
-describe('latent input fuzzing through Vae.decode (seeded)', { timeout: 120_000 }, () => {
+describe('latent input fuzzing through vae.decode (seeded)', { timeout: 120_000 }, () => {
   const models: [string, string][] = [['mnist-n2-beta1', N2], ['mnist-n64-beta1', N64]];
   const vaes = new Map<string, Vae>();
   // Every session.run of onnxruntime-node, observed (not replaced): the z it was given.
@@ -129,11 +128,11 @@ describe('latent input fuzzing through Vae.decode (seeded)', { timeout: 120_000 
       if (feeds.z) runs.push(Float32Array.from(feeds.z.data as Float32Array));
       return realRun.call(this, feeds, ...rest);
     };
-    for (const [name, dir] of models) vaes.set(name, await Vae.load(dir, { executionProvider: 'cpu' }));
+    for (const [name, dir] of models) vaes.set(name, await loadVae(dir, { device: 'cpu' }));
   });
   after(async () => {
     proto.run = realRun;
-    for (const vae of vaes.values()) await vae.release();
+    for (const vae of vaes.values()) await vae.dispose();
   });
 
   for (const [name] of models) {
@@ -147,14 +146,14 @@ describe('latent input fuzzing through Vae.decode (seeded)', { timeout: 120_000 
         if (c.expected) {
           const out = await vae.decode(c.value as Float32Array).catch((err: Error) => assert.fail(`${c.name}: expected a decode, got ${err.stack}`));
           assert.equal(out.count, c.expected.length / n, c.name);
-          assert.equal(out.data.length, out.count * IMAGE_PIXELS, c.name);
-          for (const v of out.data) if (!(v >= 0 && v <= 1)) assert.fail(`${c.name}: output ${v} outside [0, 1]`);
+          assert.equal(out.pixels.length, out.count * IMAGE_PIXELS, c.name);
+          for (const v of out.pixels) if (!(v >= 0 && v <= 1)) assert.fail(`${c.name}: output ${v} outside [0, 1]`);
           assert.deepEqual(runs.length, 1, c.name);
           assert.deepEqual(Array.from(runs[0]), c.expected.map(Math.fround), `${c.name}: onnxruntime got other values`);
           tally.decoded++;
         } else {
           await assert.rejects(vae.decode(c.value as Float32Array), (err: Error) => {
-            assert.ok(err instanceof InputError, `${c.name}: expected an InputError, got ${err.stack}`);
+            assert.ok(err instanceof VaeError && err.code === 'input', `${c.name}: expected a VaeError 'input', got ${err.stack}`);
             assert.match(err.message, /^z: \S/, c.name);
             return true;
           }, c.name);
@@ -163,7 +162,7 @@ describe('latent input fuzzing through Vae.decode (seeded)', { timeout: 120_000 
         }
       }
       assert.ok(tally.decoded >= 20 && tally.refused >= 20, JSON.stringify(tally));
-      t.diagnostic(`${cases.length} cases: ${tally.decoded} decoded, ${tally.refused} refused with an InputError`);
+      t.diagnostic(`${cases.length} cases: ${tally.decoded} decoded, ${tally.refused} refused with a VaeError 'input'`);
     });
   }
 
@@ -185,7 +184,7 @@ describe('latent input fuzzing through Vae.decode (seeded)', { timeout: 120_000 
       [null, /^z: expected latent vectors .*, got null$/],
     ];
     for (const [value, message] of table) {
-      await assert.rejects(vae.decode(value as Float32Array), (err: Error) => err instanceof InputError && message.test(err.message));
+      await assert.rejects(vae.decode(value as Float32Array), (err: Error) => err instanceof VaeError && err.code === 'input' && message.test(err.message));
     }
   });
 });

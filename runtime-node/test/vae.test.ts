@@ -1,14 +1,13 @@
 /**
  * The library's verbs on the released models (onnxruntime-node CPU), and every kind of bad
  * input: wrong latent size, NaN / Infinity, out-of-range pixels, missing or tampered model
- * files, a manifest that does not match its graphs.
+ * files, a manifest that does not match its graphs. Every failure is a VaeError with a code.
  */
 import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ManifestError } from '@vae/models';
-import { InputError, Vae, checkSession, seededNormals, toLatentBatch } from '../src/index.js';
+import { VaeError, checkSession, loadVae, parseLatents, seededNormals, type Vae } from '../src/index.js';
 import { N2, N64, copyModel, flipByte, maxAbsDiff, mnistTest, removeDir, swapGraph, tempDir } from './helpers.js';
 
 describe('the verbs', () => {
@@ -16,18 +15,20 @@ describe('the verbs', () => {
   let n2: Vae;
   let digits: Float32Array;
   before(async () => {
-    vae = await Vae.load(N64, { executionProvider: 'cpu' });
-    n2 = await Vae.load(N2, { executionProvider: 'cpu' });
+    vae = await loadVae(N64, { device: 'cpu' });
+    n2 = await loadVae(N2, { device: 'cpu' });
     digits = (await mnistTest(4)).images;
   });
-  after(async () => { await vae.release(); await n2.release(); });
+  after(async () => { await vae.dispose(); await n2.dispose(); });
 
-  it('load reads the manifest: latent size, directory, provider', () => {
+  it('load reads the manifest: latent size, directory, device, precision', () => {
     assert.equal(vae.latentSize, 64);
     assert.equal(n2.latentSize, 2);
-    assert.equal(vae.dir, N64);
-    assert.equal(vae.executionProvider, 'cpu');
-    assert.equal(vae.variant, 'fp32');
+    assert.equal(vae.model, N64);
+    assert.equal(vae.device, 'cpu');
+    assert.equal(vae.deviceNote, 'device: cpu (requested)');
+    assert.equal(vae.precision, 'fp32');
+    assert.equal(vae.manifest.name, 'mnist-n64-beta1');
   });
 
   it('decode takes a flat array, rows of numbers or a Float32Array, and gives probabilities', async () => {
@@ -35,24 +36,24 @@ describe('the verbs', () => {
     const flat = await vae.decode(z);
     const rows = await vae.decode([Array.from(z.subarray(0, 64)), Array.from(z.subarray(64, 128)), Array.from(z.subarray(128))]);
     const numbers = await vae.decode(Array.from(z));
-    assert.deepEqual([flat.count, flat.height, flat.width, flat.data.length], [3, 28, 28, 3 * 784]);
-    assert.deepEqual(rows.data, flat.data);
-    assert.deepEqual(numbers.data, flat.data);
-    assert.ok(flat.data.every((v) => v >= 0 && v <= 1));
+    assert.deepEqual([flat.count, flat.height, flat.width, flat.pixels.length], [3, 28, 28, 3 * 784]);
+    assert.deepEqual(rows.pixels, flat.pixels);
+    assert.deepEqual(numbers.pixels, flat.pixels);
+    assert.ok(flat.pixels.every((v) => v >= 0 && v <= 1));
   });
 
   it('sample: seeded, deterministic, N(0, T^2 I); temperature 0 decodes z = 0', async () => {
     const a = await vae.sample(5, { seed: 42 });
     const b = await vae.sample(5, { seed: 42 });
     const c = await vae.sample(5, { seed: 43 });
-    assert.deepEqual(a.data, b.data);
-    assert.notDeepEqual(a.data, c.data);
+    assert.deepEqual(a.pixels, b.pixels);
+    assert.notDeepEqual(a.pixels, c.pixels);
     assert.deepEqual(a.z, seededNormals(5 * 64, 42));
     assert.equal(a.seed, 42);
     const hot = await vae.sample(5, { seed: 42, temperature: 2 });
     assert.ok(maxAbsDiff(hot.z, a.z.map((v) => 2 * v)) < 1e-6);
     const cold = await vae.sample(2, { seed: 1, temperature: 0 });
-    assert.deepEqual(cold.data, (await vae.decode(new Float32Array(128))).data);
+    assert.deepEqual(cold.pixels, (await vae.decode(new Float32Array(128))).pixels);
     const random = await vae.sample(1);
     assert.ok(Number.isInteger(random.seed) && random.seed >= 0 && random.seed < 2 ** 32);
     assert.deepEqual(random.z, seededNormals(64, random.seed));
@@ -62,7 +63,7 @@ describe('the verbs', () => {
     const rec = await vae.reconstruct(digits);
     const { mu } = await vae.encode(digits);
     assert.deepEqual(rec.mu, mu);
-    assert.deepEqual(rec.data, (await vae.decode(mu)).data);
+    assert.deepEqual(rec.pixels, (await vae.decode(mu)).pixels);
     assert.equal(rec.count, 4);
   });
 
@@ -74,9 +75,9 @@ describe('the verbs', () => {
     assert.deepEqual(r.z.subarray(0, 64), mu.subarray(0, 64));
     assert.ok(maxAbsDiff(r.z.subarray(256), mu.subarray(64)) < 1e-6);
     assert.ok(maxAbsDiff(r.z.subarray(128, 192), mu.subarray(0, 64).map((v, k) => (v + mu[64 + k]) / 2)) < 1e-6);
-    assert.ok(maxAbsDiff(r.data.subarray(0, 784), (await vae.decode(mu.subarray(0, 64))).data) < 1e-6);
+    assert.ok(maxAbsDiff(r.pixels.subarray(0, 784), (await vae.decode(mu.subarray(0, 64))).pixels) < 1e-6);
     const v = await vae.interpolate(Array.from(mu.subarray(0, 64)), { z: mu.subarray(64) }, 5);
-    assert.ok(maxAbsDiff(v.data, r.data) < 1e-6);
+    assert.ok(maxAbsDiff(v.pixels, r.pixels) < 1e-6);
     await assert.rejects(vae.interpolate(a, b, 1), /steps: expected an integer >= 2/);
     await assert.rejects(vae.interpolate([1, 2, 3], b), /a: 3 values: expected a latent vector of 64 values .* or an image of 784 pixels/);
   });
@@ -86,20 +87,20 @@ describe('the verbs', () => {
     assert.deepEqual([m.count, m.rows, m.columns], [16, 4, 4]);
     assert.deepEqual(Array.from(m.z.subarray(0, 2)), [-2, 2]); // top left
     assert.deepEqual(Array.from(m.z.subarray(30, 32)), [2, -2]); // bottom right
-    assert.ok(maxAbsDiff(m.data.subarray(0, 784), (await n2.decode([-2, 2])).data) < 1e-6);
+    assert.ok(maxAbsDiff(m.pixels.subarray(0, 784), (await n2.decode([-2, 2])).pixels) < 1e-6);
     const d = await n2.manifold();
     assert.equal(d.count, 225);
-    await assert.rejects(vae.manifold(), (err: Error) => err instanceof InputError && /latent size 1 or 2; .*mnist-n64-beta1 has latent size 64/.test(err.message));
+    await assert.rejects(vae.manifold(), (err: Error) => err instanceof VaeError && err.code === 'input' && /latent size 1 or 2; this model has latent size 64/.test(err.message));
   });
 });
 
 describe('bad input through the library', () => {
   let vae: Vae;
-  before(async () => { vae = await Vae.load(N64, { executionProvider: 'cpu' }); });
-  after(async () => { await vae.release(); });
+  before(async () => { vae = await loadVae(N64, { device: 'cpu' }); });
+  after(async () => { await vae.dispose(); });
 
   it('wrong latent size', async () => {
-    await assert.rejects(vae.decode([0.1, 0.2, 0.3]), /^InputError: z: 3 values, but the model's latent size is 64$/);
+    await assert.rejects(vae.decode([0.1, 0.2, 0.3]), (err: Error) => err instanceof VaeError && err.code === 'input' && err.message === 'z: 3 values, but the model\'s latent size is 64');
     await assert.rejects(vae.decode(new Float32Array(100)), /z: 100 values are not a whole number of latent vectors of the model's latent size 64/);
     await assert.rejects(vae.decode([new Array(64).fill(0), new Array(2).fill(0)]), /z: vector 1 has 2 values, but the model's latent size is 64/);
     await assert.rejects(vae.decode([]), /z: no latent vectors/);
@@ -122,8 +123,22 @@ describe('bad input through the library', () => {
     await assert.rejects(vae.sample(2, { temperature: NaN }), /temperature: expected a finite number >= 0/);
   });
 
-  it('toLatentBatch names the input it was given', () => {
-    assert.throws(() => toLatentBatch([1, 'x' as unknown as number], 2, 'z.json'), /z.json: vector 0, value 1 is string "x"/);
+  it('parseLatents names the input it was given', () => {
+    assert.throws(() => parseLatents([1, 'x' as unknown as number], 2, 'z.json', (m) => new VaeError('input', m)), /z.json: vector 0, value 1 is string "x"/);
+  });
+
+  it('sample refuses a seed outside [0, 2^32) instead of wrapping it', async () => {
+    for (const seed of [-1, 2 ** 32, 1.5, NaN]) {
+      await assert.rejects(vae.sample(1, { seed }), (err: Error) => err instanceof VaeError && err.code === 'input' && /^seed: expected an integer in \[0, 2\^32\)/.test(err.message));
+    }
+  });
+
+  it('a disposed Vae refuses every verb', async () => {
+    const v = await loadVae(N2, { device: 'cpu' });
+    await v.dispose();
+    await v.dispose(); // harmless
+    await assert.rejects(v.decode([0, 0]), (err: Error) => err instanceof VaeError && err.code === 'disposed');
+    await assert.rejects(v.sample(1), (err: Error) => err instanceof VaeError && err.code === 'disposed');
   });
 });
 
@@ -133,41 +148,41 @@ describe('bad model directories', () => {
   after(async () => { await removeDir(dir); });
 
   it('a missing directory or manifest', async () => {
-    await assert.rejects(Vae.load(join(dir, 'nope')), /nope is not a model directory: it has no manifest\.json/);
+    await assert.rejects(loadVae(join(dir, 'nope')), (err: Error) => err instanceof VaeError && err.code === 'manifest' && /nope is not a model directory: it has no manifest\.json/.test(err.message));
   });
 
   it('a missing graph file names it', async () => {
     const model = await copyModel(N2, dir, 'missing');
     await rm(join(model, 'decoder.onnx'));
-    await assert.rejects(Vae.load(model, { executionProvider: 'cpu' }), (err: Error) => err instanceof ManifestError && /missing\/decoder\.onnx: missing/.test(err.message));
+    await assert.rejects(loadVae(model, { device: 'cpu' }), (err: Error) => err instanceof VaeError && err.code === 'checksum' && /missing\/decoder\.onnx: missing/.test(err.message));
   });
 
   it('a tampered graph (one flipped bit) is refused by its SHA-256', async () => {
     const model = await copyModel(N2, dir, 'tampered');
     await flipByte(join(model, 'encoder.onnx'));
-    await assert.rejects(Vae.load(model, { executionProvider: 'cpu' }), /tampered\/encoder\.onnx: SHA-256 mismatch/);
+    await assert.rejects(loadVae(model, { device: 'cpu' }), (err: Error) => err instanceof VaeError && err.code === 'checksum' && /tampered\/encoder\.onnx: SHA-256 mismatch/.test(err.message));
     const other = await copyModel(N2, dir, 'tampered-data');
     await flipByte(join(other, 'decoder', 'test_data_set_1', 'output_0.pb'));
-    await assert.rejects(Vae.load(other, { executionProvider: 'cpu' }), /output_0\.pb: SHA-256 mismatch/);
+    await assert.rejects(loadVae(other, { device: 'cpu' }), /output_0\.pb: SHA-256 mismatch/);
   });
 
   it('a tampered manifest (invalid JSON, wrong schema)', async () => {
     const model = await copyModel(N2, dir, 'badjson');
     await writeFile(join(model, 'manifest.json'), '{"format": ');
-    await assert.rejects(Vae.load(model), /badjson\/manifest\.json is not valid JSON/);
+    await assert.rejects(loadVae(model), (err: Error) => err instanceof VaeError && err.code === 'manifest' && /badjson\/manifest\.json is not valid JSON/.test(err.message));
   });
 
   it('a manifest that does not match its graph: names the manifest, the graph and the mismatch', async () => {
     const model = await copyModel(N64, dir, 'mismatch');
     await swapGraph(model, 'decoder.onnx', join(N2, 'decoder.onnx')); // checksums updated: only the graph disagrees
-    await assert.rejects(Vae.load(model, { executionProvider: 'cpu' }), (err: Error) => {
-      assert.ok(err instanceof ManifestError);
+    await assert.rejects(loadVae(model, { device: 'cpu' }), (err: Error) => {
+      assert.ok(err instanceof VaeError && err.code === 'manifest');
       assert.match(err.message, /mismatch\/manifest\.json does not match decoder\.onnx: the manifest says inputs z\[N,64\]:float32, the graph has z\[N,2\]:float32/);
       return true;
     });
     const enc = await copyModel(N64, dir, 'mismatch-enc');
     await swapGraph(enc, 'encoder.onnx', join(N2, 'encoder.onnx'));
-    await assert.rejects(Vae.load(enc, { executionProvider: 'cpu' }), /does not match encoder\.onnx: the manifest says outputs mu\[N,64\]:float32 logvar\[N,64\]:float32, the graph has mu\[N,2\]:float32 logvar\[N,2\]:float32/);
+    await assert.rejects(loadVae(enc, { device: 'cpu' }), /does not match encoder\.onnx: the manifest says outputs mu\[N,64\]:float32 logvar\[N,64\]:float32, the graph has mu\[N,2\]:float32 logvar\[N,2\]:float32/);
   });
 
   it('a graph file that is not ONNX (checksums updated) is reported against the manifest', async () => {
@@ -175,7 +190,7 @@ describe('bad model directories', () => {
     const junk = join(dir, 'junk.onnx');
     await writeFile(junk, 'not a model');
     await swapGraph(model, 'decoder.onnx', junk);
-    await assert.rejects(Vae.load(model, { executionProvider: 'cpu' }), /garbage\/manifest\.json: onnxruntime cannot load a graph of this model/);
+    await assert.rejects(loadVae(model, { device: 'cpu' }), (err: Error) => err instanceof VaeError && err.code === 'session' && /garbage\/manifest\.json: onnxruntime cannot load a graph of this model/.test(err.message));
   });
 
   it('checkSession compares names, fixed sizes and dynamic batch dimensions', () => {
@@ -187,8 +202,27 @@ describe('bad model directories', () => {
     assert.throws(() => checkSession({ ...ok, inputMetadata: [meta('z', [1, 2])] }, graph as never, 'm.json'), /m\.json does not match d\.onnx: the manifest says inputs z\[N,2\]:float32, the graph has z\[1,2\]:float32/);
   });
 
-  it('an unknown decoder variant or option', async () => {
-    await assert.rejects(Vae.load(N2, { variant: 'fp8' as never }), /variant: "fp8" is not one of fp32, fp16, int8/);
-    await assert.rejects(Vae.load(N2, { threads: -1 }), /threads: expected a non-negative integer/);
+  it('an unknown precision, device or option', async () => {
+    const input = (re: RegExp) => (err: Error) => err instanceof VaeError && err.code === 'input' && re.test(err.message);
+    await assert.rejects(loadVae(N2, { precision: 'fp8' as never }), input(/precision: "fp8" is not one of fp32, fp16, int8/));
+    await assert.rejects(loadVae(N2, { device: 'gpu' as never }), input(/device: "gpu" is not one of "auto", "cuda", "cpu"/));
+    await assert.rejects(loadVae(N2, { threads: -1 }), input(/threads: expected a non-negative integer/));
+    await assert.rejects(loadVae(N2, { maxBatch: 0 }), input(/maxBatch: expected a positive integer/));
+  });
+
+  it('onProgress: one event per verified graph file, cumulative bytes of the manifest\'s sizes', async () => {
+    const events: { file: string; loaded: number; total: number; source: string }[] = [];
+    const v = await loadVae(N2, { device: 'cpu', precision: 'fp16', onProgress: (p) => events.push(p) });
+    try {
+      const size = (key: string) => v.manifest.graphs[key].bytes;
+      const total = size('encoder') + size('decoder.fp16');
+      assert.deepEqual(events, [
+        { file: 'encoder.onnx', loaded: size('encoder'), total, source: 'disk' },
+        { file: 'decoder.fp16.onnx', loaded: total, total, source: 'disk' },
+      ]);
+      assert.equal(v.precision, 'fp16');
+    } finally {
+      await v.dispose();
+    }
   });
 });
