@@ -3,8 +3,10 @@
  * and a drawing pad whose digit is encoded and reconstructed. Models come from
  * /models/<name>/ and onnxruntime-web's wasm from /ort/ (same origin; see vite.config.ts).
  * ?device=auto|webgpu|wasm picks the device, ?seed=N the first sample grid.
+ * `document.body.dataset.ready` becomes "true" only once every control is wired and the
+ * first renders have landed, so an input right after it is handled at once.
  */
-import { createVae, imageDataToPixels, toImageData, VaeError, type DeviceRequest, type LoadProgress, type Vae } from '@vae/runtime-web';
+import { loadVae, toImageData, VaeError, type DeviceRequest, type Images, type LoadProgress, type Vae } from '@vae/runtime-web';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -13,11 +15,12 @@ const modelUrl = (name: string) => new URL(`../models/${name}/`, location.href).
 const wasmPaths = new URL('../ort/', location.href).href;
 
 /** State the tests read (window.__demo). */
-const state = { decodes: 0, encodes: 0, samples: 0, lastZ: [0, 0] as number[], drawnZ: null as number[] | null, seed: 0, errors: [] as string[] };
+const state = { decodes: 0, encodes: 0, samples: 0, strokes: 0, lastZ: [0, 0] as number[], drawnZ: null as number[] | null, seed: 0, errors: [] as string[] };
 Object.assign(window, { __demo: state });
 
 const RANGE = 3; // the plane shows z in [-RANGE, RANGE]^2
-const GRID = 15; // manifold grid: GRID x GRID decodings
+const GRID = 15; // manifold grid: GRID x GRID decodings, z from -RANGE to RANGE (end points included)
+const CELL = 28; // manifold canvas pixels per grid cell
 
 // ---------------------------------------------------------------- status
 const timings: number[] = [];
@@ -45,19 +48,30 @@ deviceSelect.addEventListener('change', () => {
 });
 
 // ---------------------------------------------------------------- drawing helpers
-function putDigit(canvas: HTMLCanvasElement, pixels: Float32Array, index = 0) {
-  canvas.getContext('2d')!.putImageData(toImageData(pixels, { index }), 0, 0);
+function putDigit(canvas: HTMLCanvasElement, images: Images, index = 0) {
+  canvas.getContext('2d')!.putImageData(toImageData(images, index), 0, 0);
 }
 
-const toPlane = (z: number, size: number, flip: boolean) => ((flip ? RANGE - z : z + RANGE) / (2 * RANGE)) * size;
-const fromPlane = (p: number, size: number, flip: boolean) => (flip ? RANGE - (p / size) * 2 * RANGE : (p / size) * 2 * RANGE - RANGE);
+const ms = (t0: number) => performance.now() - t0;
+
+/**
+ * Plane coordinates. The latent plane spans [-RANGE, RANGE] edge to edge (inset 0); on the
+ * manifold grid the end points -RANGE and RANGE are the centres of the outer cells (inset CELL / 2).
+ */
+const toPlane = (z: number, size: number, flip: boolean, inset = 0) => inset + ((flip ? RANGE - z : z + RANGE) / (2 * RANGE)) * (size - 2 * inset);
+const fromPlane = (p: number, size: number, flip: boolean, inset = 0) => {
+  const t = (p - inset) / (size - 2 * inset);
+  return flip ? RANGE - t * 2 * RANGE : t * 2 * RANGE - RANGE;
+};
+const insetOf = (canvas: HTMLCanvasElement) => (canvas.id === 'manifold-marker' ? CELL / 2 : 0);
 
 function drawMarkers(ctx: CanvasRenderingContext2D, z: number[], drawn: number[] | null, clear: boolean) {
   const { width: w, height: h } = ctx.canvas;
+  const inset = insetOf(ctx.canvas);
   if (clear) ctx.clearRect(0, 0, w, h);
   const dot = (p: number[], color: string, r: number) => {
     ctx.beginPath();
-    ctx.arc(toPlane(p[0], w, false), toPlane(p[1], h, true), r, 0, 2 * Math.PI);
+    ctx.arc(toPlane(p[0], w, false, inset), toPlane(p[1], h, true, inset), r, 0, 2 * Math.PI);
     ctx.fillStyle = color;
     ctx.fill();
     ctx.lineWidth = 2;
@@ -110,6 +124,8 @@ function setupExplorer(vae: Vae) {
   let pending: number[] | null = null;
   let running = false;
 
+  let idle: Promise<void> = Promise.resolve();
+
   async function pump() {
     if (running) return;
     running = true;
@@ -117,12 +133,13 @@ function setupExplorer(vae: Vae) {
       while (pending) {
         const z = pending;
         pending = null;
+        const t0 = performance.now();
         const out = await vae.decode(Float32Array.from(z));
-        putDigit(decodedCanvas, out.pixels);
+        putDigit(decodedCanvas, out);
         state.decodes++;
         state.lastZ = z;
         decodedCanvas.dataset.decodes = String(state.decodes);
-        showTiming(out.ms, 1);
+        showTiming(ms(t0), 1);
       }
     } catch (err) {
       showError(err);
@@ -131,30 +148,33 @@ function setupExplorer(vae: Vae) {
     }
   }
 
-  function moveTo(z: number[]) {
+  /** Shows z and decodes it; resolves once no decode is pending. */
+  function moveTo(z: number[]): Promise<void> {
     const clamped = z.map((v) => Math.max(-RANGE, Math.min(RANGE, v)));
     $('z-readout').textContent = `z = (${clamped[0].toFixed(2)}, ${clamped[1].toFixed(2)})`;
     drawPlane(clamped, state.drawnZ);
     pending = clamped;
-    void pump();
+    if (!running) idle = pump();
+    return idle;
   }
 
   for (const id of ['plane', 'manifold-marker']) {
     const canvas = $<HTMLCanvasElement>(id);
     let dragging = false;
+    const inset = insetOf(canvas);
     const at = (e: PointerEvent) => {
       const r = canvas.getBoundingClientRect();
       const x = ((e.clientX - r.left) / r.width) * canvas.width;
       const y = ((e.clientY - r.top) / r.height) * canvas.height;
-      return [fromPlane(x, canvas.width, false), fromPlane(y, canvas.height, true)];
+      return [fromPlane(x, canvas.width, false, inset), fromPlane(y, canvas.height, true, inset)];
     };
     canvas.addEventListener('pointerdown', (e) => {
       dragging = true;
       canvas.setPointerCapture(e.pointerId);
-      moveTo(at(e));
+      void moveTo(at(e));
     });
     canvas.addEventListener('pointermove', (e) => {
-      if (dragging) moveTo(at(e));
+      if (dragging) void moveTo(at(e));
     });
     const stop = () => { dragging = false; };
     canvas.addEventListener('pointerup', stop);
@@ -163,25 +183,15 @@ function setupExplorer(vae: Vae) {
   return moveTo;
 }
 
+/** vae.manifold: GRID x GRID decodings, z0 from -RANGE (left) to RANGE, z1 from RANGE (top) to -RANGE, end points included. */
 async function renderManifold(vae: Vae) {
-  const z = new Float32Array(GRID * GRID * 2);
-  for (let i = 0; i < GRID; i++) {
-    for (let j = 0; j < GRID; j++) {
-      const k = (i * GRID + j) * 2;
-      z[k] = -RANGE + ((j + 0.5) * 2 * RANGE) / GRID;
-      z[k + 1] = RANGE - ((i + 0.5) * 2 * RANGE) / GRID;
-    }
-  }
-  const out = await vae.decode(z);
-  const canvas = $<HTMLCanvasElement>('manifold');
-  const ctx = canvas.getContext('2d')!;
-  const cell = canvas.width / GRID;
-  for (let k = 0; k < GRID * GRID; k++) {
-    const img = toImageData(out.pixels, { index: k });
-    ctx.putImageData(img, Math.round((k % GRID) * cell), Math.round(Math.floor(k / GRID) * cell));
-  }
-  $('manifold-caption').textContent = `manifold grid: ${GRID}×${GRID} decodings in one batch, ${out.ms.toFixed(1)} ms`;
-  showTiming(out.ms, GRID * GRID);
+  const t0 = performance.now();
+  const out = await vae.manifold({ range: RANGE, steps: GRID });
+  const time = ms(t0);
+  const ctx = $<HTMLCanvasElement>('manifold').getContext('2d')!;
+  for (let k = 0; k < out.count; k++) ctx.putImageData(toImageData(out, k), (k % out.columns) * CELL, Math.floor(k / out.columns) * CELL);
+  $('manifold-caption').textContent = `manifold grid: ${out.rows}×${out.columns} decodings of z in [−${RANGE}, ${RANGE}]² (end points included) in one batch, ${time.toFixed(1)} ms`;
+  showTiming(time, out.count);
 }
 
 // ---------------------------------------------------------------- samples (n = 64)
@@ -189,25 +199,29 @@ function setupSampling(vae: Vae) {
   const canvas = $<HTMLCanvasElement>('samples');
   const seedInput = $<HTMLInputElement>('seed');
   const side = 8;
-  async function sample(seed: number) {
+  /** seed undefined: a random one (vae.sample returns it). */
+  async function sample(seed?: number) {
     try {
+      const t0 = performance.now();
       const out = await vae.sample(side * side, { seed });
+      const time = ms(t0);
       const ctx = canvas.getContext('2d')!;
-      for (let k = 0; k < side * side; k++) ctx.putImageData(out.imageData(k), (k % side) * 28, Math.floor(k / side) * 28);
+      for (let k = 0; k < out.count; k++) ctx.putImageData(toImageData(out, k), (k % side) * 28, Math.floor(k / side) * 28);
       seedInput.value = String(out.seed);
       state.seed = out.seed;
       state.samples++;
       canvas.dataset.seed = String(out.seed);
-      $('samples-caption').textContent = `seed ${out.seed}: ${side * side} samples in ${out.ms.toFixed(1)} ms`;
-      showTiming(out.ms, side * side);
+      $('samples-caption').textContent = `seed ${out.seed}: ${out.count} samples in ${time.toFixed(1)} ms`;
+      showTiming(time, out.count);
     } catch (err) {
-      showError(err);
+      // A seed outside [0, 2^32) is refused by the library, not wrapped: say so under the grid.
+      if (err instanceof VaeError && err.code === 'input') $('samples-caption').textContent = err.message;
+      else showError(err);
     }
   }
-  const randomSeed = () => Math.floor(Math.random() * 1e9);
-  canvas.addEventListener('click', () => void sample(randomSeed()));
-  $('sample-new').addEventListener('click', () => void sample(randomSeed()));
-  $('sample-seed').addEventListener('click', () => void sample(Number(seedInput.value) >>> 0));
+  canvas.addEventListener('click', () => void sample());
+  $('sample-new').addEventListener('click', () => void sample());
+  $('sample-seed').addEventListener('click', () => void sample(seedInput.value.trim() === '' ? Number.NaN : Number(seedInput.value)));
   return sample;
 }
 
@@ -249,19 +263,24 @@ function setupDrawing(n2: Vae, n64: Vae, redrawPlane: () => void) {
   const finish = async () => {
     if (!last) return;
     last = null;
+    state.strokes++;
     try {
-      const pixels = imageDataToPixels(ctx.getImageData(0, 0, pad.width, pad.height), { center: true });
-      putDigit($('input28'), pixels);
-      const [a, b] = await Promise.all([n2.reconstruct(pixels), n64.reconstruct(pixels)]);
-      putDigit($('recon-n2'), a.decoded.pixels);
-      putDigit($('recon-n64'), b.decoded.pixels);
-      const mu = Array.from(a.encoded.mu);
-      const sigma = Array.from(a.encoded.logvar, (lv) => Math.exp(0.5 * lv));
+      // The drawing as it is (white on black, any size): the library's defaults invert it if
+      // needed and centre it like MNIST, the same steps as in Node.
+      const drawing = ctx.getImageData(0, 0, pad.width, pad.height);
+      const input = await n2.preprocess(drawing);
+      putDigit($('input28'), { ...input, width: 28, height: 28 });
+      const timed = async (vae: Vae) => { const t0 = performance.now(); const r = await vae.reconstruct(drawing); return { r, time: ms(t0) }; };
+      const [a, b] = await Promise.all([timed(n2), timed(n64)]);
+      putDigit($('recon-n2'), a.r);
+      putDigit($('recon-n64'), b.r);
+      const mu = Array.from(a.r.mu);
+      const sigma = Array.from(a.r.logvar, (lv) => Math.exp(0.5 * lv));
       state.drawnZ = mu;
       state.encodes++;
       $('draw-latent').textContent =
         `latent position (n = 2): mu = (${mu[0].toFixed(2)}, ${mu[1].toFixed(2)}), sigma = (${sigma[0].toFixed(2)}, ${sigma[1].toFixed(2)}); ` +
-        `encode + decode ${(a.encoded.ms + a.decoded.ms).toFixed(1)} ms (n = 2), ${(b.encoded.ms + b.decoded.ms).toFixed(1)} ms (n = 64)`;
+        `encode + decode ${a.time.toFixed(1)} ms (n = 2), ${b.time.toFixed(1)} ms (n = 64)`;
       $('draw-latent').dataset.encodes = String(state.encodes);
       redrawPlane();
     } catch (err) {
@@ -280,8 +299,10 @@ function setupDrawing(n2: Vae, n64: Vae, redrawPlane: () => void) {
 // ---------------------------------------------------------------- main
 async function main() {
   const progress = new Map<string, LoadProgress>();
+  const fileSources = new Map<string, string>();
   const onProgress = (model: string) => (p: LoadProgress) => {
     progress.set(model, p);
+    fileSources.set(`${model}/${p.file}`, p.source);
     let loaded = 0;
     let total = 0;
     for (const q of progress.values()) {
@@ -293,28 +314,26 @@ async function main() {
   };
   const t0 = performance.now();
   const [n2, n64] = await Promise.all([
-    createVae({ baseUrl: modelUrl('mnist-n2-beta1'), device: requested, wasmPaths, onProgress: onProgress('n2') }),
-    createVae({ baseUrl: modelUrl('mnist-n64-beta1'), device: requested, wasmPaths, onProgress: onProgress('n64') }),
+    loadVae(modelUrl('mnist-n2-beta1'), { device: requested, wasmPaths, onProgress: onProgress('n2') }),
+    loadVae(modelUrl('mnist-n64-beta1'), { device: requested, wasmPaths, onProgress: onProgress('n64') }),
   ]);
-  const describe = (v: Vae) => {
-    const skipped = v.attempts.filter((a) => !a.ok).map((a) => `${a.device} skipped: ${a.reason}`);
-    return { text: v.device, title: [`requested: ${v.requestedDevice}`, ...skipped].join('\n') };
-  };
   for (const [id, v] of [['device-n2', n2], ['device-n64', n64]] as const) {
-    const d = describe(v);
-    $(id).textContent = d.text;
-    $(id).title = d.title;
+    $(id).textContent = v.device;
+    $(id).title = v.deviceNote;
   }
   document.body.dataset.device = n2.device;
-  const cached = [...n2.files, ...n64.files].filter((f) => f.source === 'cache').length;
-  $('load-text').textContent = `models ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (${cached} of 4 files from the cache)`;
+  const cached = [...fileSources.values()].filter((s) => s === 'cache').length;
+  $('load-text').textContent = `models ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (${cached} of ${fileSources.size} files from the cache)`;
 
-  await renderManifold(n2);
+  // Wire every control first, then draw the first views, then say "ready": an input right
+  // after "ready" finds its listener in place and no start-up work queued ahead of it.
   const moveTo = setupExplorer(n2);
-  moveTo([0, 0]);
   const sample = setupSampling(n64);
-  await sample(Number(params.get('seed') ?? 1) >>> 0);
   setupDrawing(n2, n64, () => drawPlane(state.lastZ, state.drawnZ));
+  await renderManifold(n2);
+  await moveTo([0, 0]);
+  const seed = params.get('seed');
+  await sample(seed === null ? 1 : Number(seed));
   document.body.dataset.ready = 'true';
 }
 

@@ -9,7 +9,7 @@
  * Everything the selection touches (the WebGPU probe, the session factory) is passed in,
  * so it is unit-testable without a browser.
  */
-import { VaeError, messageOf } from './errors.js';
+import { checkDevice, messageOf, VaeError } from '@vae/runtime-core';
 
 /** A device that runs the graphs. */
 export type Device = 'webgpu' | 'wasm';
@@ -44,6 +44,18 @@ export async function probeWebGpu(nav: unknown = (globalThis as { navigator?: un
   }
 }
 
+/** The error of device: 'webgpu' without a usable adapter. */
+export function webGpuUnavailable(reason: string): VaeError {
+  return new VaeError('device-unavailable', `WebGPU was requested (device: "webgpu") but is unavailable: ${reason}. Use device: "auto" to fall back to wasm.`);
+}
+
+/** One line for `vae.deviceNote`: the device that runs, what was asked for, and why any other was skipped. */
+export function describeSelection(request: DeviceRequest, device: Device, attempts: readonly DeviceAttempt[]): string {
+  const skipped = attempts.filter((a) => !a.ok).map((a) => `${a.device} skipped: ${a.reason}`);
+  if (request !== 'auto') return `${device}, as requested`;
+  return `${device} (auto${skipped.length ? `; ${skipped.join('; ')}` : device === 'webgpu' ? ': a WebGPU adapter is available' : ''})`;
+}
+
 /** One try on one device. */
 export interface DeviceAttempt {
   device: Device;
@@ -70,13 +82,11 @@ export interface SelectDeviceOptions<T> {
 
 /**
  * Opens on the requested device. `wasm` and `webgpu` get exactly that device or a VaeError
- * (`webgpu-unavailable` when there is no adapter, `session` when creating the sessions
+ * (`device-unavailable` when there is no adapter, `session` when creating the sessions
  * failed). `auto` tries WebGPU when an adapter exists, then wasm.
  */
 export async function selectDevice<T>(request: DeviceRequest, options: SelectDeviceOptions<T>): Promise<DeviceSelection<T>> {
-  if (!DEVICE_REQUESTS.includes(request)) {
-    throw new VaeError('input', `Unknown device "${String(request)}": use "auto", "webgpu" or "wasm"`);
-  }
+  checkDevice(request, DEVICE_REQUESTS);
   const probe = options.probe ?? (() => probeWebGpu());
   const attempts: DeviceAttempt[] = [];
   const candidates: Device[] = [];
@@ -86,7 +96,7 @@ export async function selectDevice<T>(request: DeviceRequest, options: SelectDev
     if (gpu.available) {
       candidates.push('webgpu');
     } else if (request === 'webgpu') {
-      throw new VaeError('webgpu-unavailable', `WebGPU was requested (device: "webgpu") but is unavailable: ${gpu.reason}. Use device: "auto" to fall back to wasm.`);
+      throw webGpuUnavailable(gpu.reason);
     } else {
       attempts.push({ device: 'webgpu', ok: false, reason: gpu.reason });
     }

@@ -2,30 +2,20 @@
  * Downloading a model directory: manifest.json, then the graph files with byte progress,
  * each checked against the SHA-256 and size the manifest lists (`verifyFileBytes` of
  * @vae/models), and kept in the browser's Cache API under a key derived from that SHA-256,
- * so a reload (or a second `createVae`) reads them from the cache instead of the network.
+ * so a reload (or a second `loadVae`) reads them from the cache instead of the network.
  *
  * The manifest itself is never stored in the Cache API and is fetched with
  * `cache: 'no-cache'` (revalidated): a new release changes the hashes it lists, which
  * changes the cache keys, so a stale model can never be served.
  */
 import { MANIFEST_FILE, ManifestError, parseManifestText, verifyFileBytes, type Manifest, type ManifestFile } from '@vae/models';
-import { VaeError, messageOf } from './errors.js';
+import { VaeError, messageOf, type LoadProgress } from '@vae/runtime-core';
 
 /** Cache API bucket used by default. */
 export const DEFAULT_CACHE_NAME = 'vae-models-v1';
 
 /** Where a file's bytes came from. */
 export type FileSource = 'network' | 'cache';
-
-export interface LoadProgress {
-  /** Bytes of the requested files available so far (network and cache together). */
-  loaded: number;
-  /** Sum of the requested files' sizes, from the manifest (known before any byte arrives). */
-  total: number;
-  /** The file this event is about, relative to the model directory (e.g. "decoder.onnx"). */
-  file: string;
-  source: FileSource;
-}
 
 export interface FetchOptions {
   /** Use the Cache API (default true). With false, files are always downloaded and never stored. */
@@ -36,6 +26,7 @@ export interface FetchOptions {
   fetch?: typeof fetch;
   /** CacheStorage implementation (default globalThis.caches; null disables caching). */
   caches?: CacheStorage | null;
+  /** Progress in the core's shape (`source` is 'network' or 'cache'). */
   onProgress?: (progress: LoadProgress) => void;
   signal?: AbortSignal;
 }
@@ -55,9 +46,9 @@ export function cacheKey(sha256: string): string {
 }
 
 /** A directory URL with a trailing slash, resolved against the page (or worker) location. */
-export function directoryUrl(baseUrl: string | URL): URL {
+export function directoryUrl(modelUrl: string | URL): URL {
   const base = typeof location === 'undefined' ? undefined : location.href;
-  const url = new URL(String(baseUrl), base);
+  const url = new URL(String(modelUrl), base);
   if (!url.pathname.endsWith('/')) url.pathname += '/';
   return url;
 }
@@ -77,9 +68,9 @@ async function get(url: string, fetchImpl: typeof fetch, init: RequestInit, what
   return res;
 }
 
-/** Fetches and validates `<baseUrl>/manifest.json`. */
-export async function fetchManifest(baseUrl: string | URL, options: Pick<FetchOptions, 'fetch' | 'signal'> = {}): Promise<Manifest> {
-  const url = new URL(MANIFEST_FILE, directoryUrl(baseUrl)).href;
+/** Fetches and validates `<modelUrl>manifest.json`. */
+export async function fetchManifest(modelUrl: string | URL, options: Pick<FetchOptions, 'fetch' | 'signal'> = {}): Promise<Manifest> {
+  const url = new URL(MANIFEST_FILE, directoryUrl(modelUrl)).href;
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
   const res = await get(url, fetchImpl, { cache: 'no-cache', signal: options.signal }, 'the model manifest');
   const text = await res.text();
@@ -127,12 +118,12 @@ async function openCache(options: FetchOptions): Promise<{ cache: Cache | null; 
 }
 
 /**
- * Loads `entries` (manifest file entries) from `baseUrl`, in parallel, from the cache when
+ * Loads `entries` (manifest file entries) from `modelUrl`, in parallel, from the cache when
  * a verified copy is there, else from the network. Every file is checked against its size
  * and SHA-256; a mismatch throws a VaeError (code "checksum") naming the file and the URL.
  */
-export async function loadModelFiles(baseUrl: string | URL, entries: ManifestFile[], options: FetchOptions = {}): Promise<LoadedFile[]> {
-  const dir = directoryUrl(baseUrl);
+export async function loadModelFiles(modelUrl: string | URL, entries: ManifestFile[], options: FetchOptions = {}): Promise<LoadedFile[]> {
+  const dir = directoryUrl(modelUrl);
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
   const total = entries.reduce((s, e) => s + e.bytes, 0);
   let loaded = 0;

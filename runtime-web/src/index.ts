@@ -1,13 +1,15 @@
 /**
  * @vae/runtime-web: the exported VAE in the browser (main thread or Web Worker) with
- * onnxruntime-web on WebGPU or wasm. See README.md.
+ * onnxruntime-web on WebGPU, falling back to wasm. `loadVae` returns @vae/runtime-core's `Vae`,
+ * the same API as @vae/runtime-node's. For wasm only (about half the download), import
+ * `@vae/runtime-web/wasm` instead. See README.md.
  */
-export { createVae, Decoded, Sampled, ort, type CreateVaeOptions, type Vae, type Encoded, type LoadedFileInfo, type PixelInput, type LatentInput, type WasmPaths } from './vae.js';
-export { VaeError, type VaeErrorCode, type VaeErrorDetails } from './errors.js';
-export { probeWebGpu, selectDevice, DEVICE_REQUESTS, type Device, type DeviceRequest, type DeviceAttempt, type DeviceSelection, type WebGpuProbe } from './device.js';
-export { fetchManifest, loadModelFiles, clearModelCache, cacheKey, DEFAULT_CACHE_NAME, type LoadProgress, type FetchOptions, type LoadedFile, type FileSource } from './fetch.js';
-export {
-  toImageData, toImageDataList, imageDataToPixels, grayscale, centerDigit, resampleArea, IMAGE_WIDTH, IMAGE_HEIGHT, IMAGE_SIZE,
-  type ToImageDataOptions, type ToPixelsOptions,
-} from './image.js';
-export { seededNormals, mulberry32, randomSeed } from './random.js';
+import * as ort from 'onnxruntime-web/webgpu';
+import { DEVICE_REQUESTS } from './device.js';
+import { webLoader } from './loader.js';
+
+/** Loads a model directory by URL; device 'auto' (WebGPU when it works, else wasm), 'webgpu' or 'wasm'. */
+export const loadVae = webLoader(ort, DEVICE_REQUESTS);
+/** The onnxruntime-web build this entry runs on (WebGPU and wasm execution providers). */
+export { ort };
+export * from './exports.js';

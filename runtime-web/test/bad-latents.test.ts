@@ -4,8 +4,9 @@
  * float32, other typed arrays, strings, objects, BigInts and empty batches. Each bad case
  * must be a VaeError with code "input" whose message names the problem, and must never reach
  * onnxruntime-web (every InferenceSession.run in the page is counted); the valid rows of the
- * table decode. The checks are @vae/models' parseLatents, shared with runtime-node, so the
- * messages match runtime-node's (runtime-node/test/fuzz-latents.test.ts) but for the label.
+ * table decode. A negative, too large or fractional seed, sample(0), and encode() on a Vae
+ * loaded with encoder: false are refused the same way. The checks are @vae/runtime-core's (the Vae class both runtimes return), so the
+ * messages are runtime-node's, label included.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +14,9 @@ import { setup, type Fixture } from './support/fixture.ts';
 
 type Lib = typeof import('../src/index.ts');
 let fx: Fixture;
+let refusals: { call: string; code?: string; message: string; runs: number }[] = [];
 
-/** Case name -> the expected message (after "decode(): z: "), or the count of vectors a valid case decodes to. */
+/** Case name -> the expected message (after "z: "), or the count of vectors a valid case decodes to. */
 const EXPECTED: Record<string, RegExp | number> = {
   'three values': /^3 values are not a whole number of latent vectors of the model's latent size 2$/,
   'one value': /^1 value, but the model's latent size is 2$/,
@@ -51,7 +53,7 @@ describe('bad latent input in the browser (wasm)', { timeout: 120_000 }, () => {
     const { page, context } = await fx.harness();
     const results = await page.evaluate(async (origin) => {
       const lib = (window as unknown as { vaeLib: Lib }).vaeLib;
-      const vae = await lib.createVae({ baseUrl: `${origin}/models/mnist-n2-beta1/`, device: 'wasm', wasmPaths: `${origin}/ort/`, encoder: false });
+      const vae = await lib.loadVae(`${origin}/models/mnist-n2-beta1/`, { device: 'wasm', wasmPaths: `${origin}/ort/`, encoder: false });
       // Count every session run from here on (the warm-up decode has run already).
       let runs = 0;
       const proto = (lib.ort.InferenceSession as unknown as { prototype: { run: (...a: unknown[]) => unknown } }).prototype;
@@ -98,11 +100,38 @@ describe('bad latent input in the browser (wasm)', { timeout: 120_000 }, () => {
           out.push({ name, ok: false, error: { name: err.name, code: err.code, message: String(err.message) }, runs: runs - before });
         }
       }
+      // Seeds and counts of sample(), and encode() without an encoder: refused before any run.
+      const refused: { call: string; code?: string; message: string; runs: number }[] = [];
+      const calls: [string, () => Promise<unknown>][] = [
+        ['sample(1, { seed: -1 })', () => vae.sample(1, { seed: -1 })],
+        ['sample(1, { seed: 2 ** 32 })', () => vae.sample(1, { seed: 2 ** 32 })],
+        ['sample(1, { seed: 1.5 })', () => vae.sample(1, { seed: 1.5 })],
+        ['sample(0)', () => vae.sample(0)],
+        ['encode (encoder: false)', () => vae.encode(new Float32Array(784))],
+      ];
+      for (const [call, fn] of calls) {
+        const before = runs;
+        try {
+          await fn();
+          refused.push({ call, message: '(accepted)', runs: runs - before });
+        } catch (e) {
+          const err = e as { code?: string; message?: string };
+          refused.push({ call, code: err.code, message: String(err.message), runs: runs - before });
+        }
+      }
       proto.run = realRun;
       await vae.dispose();
-      return out;
-    }, fx.origin);
+      return { out, refused };
+    }, fx.origin).then(({ out, refused }) => { refusals = refused; return out; });
     await context.close();
+
+    assert.deepEqual(refusals.map((r) => [r.call, r.code, r.runs]), [
+      ['sample(1, { seed: -1 })', 'input', 0], ['sample(1, { seed: 2 ** 32 })', 'input', 0], ['sample(1, { seed: 1.5 })', 'input', 0],
+      ['sample(0)', 'input', 0], ['encode (encoder: false)', 'input', 0],
+    ]);
+    assert.equal(refusals[0].message, 'seed: expected an integer in [0, 2^32), got -1');
+    assert.equal(refusals[3].message, 'count: expected a positive integer, got 0');
+    assert.match(refusals[4].message, /encoder: false/);
 
     assert.deepEqual(results.map((r) => r.name), Object.keys(EXPECTED));
     for (const r of results) {
@@ -114,18 +143,18 @@ describe('bad latent input in the browser (wasm)', { timeout: 120_000 }, () => {
         assert.ok(!r.ok, `${r.name} was decoded`);
         assert.equal(r.error!.name, 'VaeError', `${r.name}: ${JSON.stringify(r.error)}`);
         assert.equal(r.error!.code, 'input', r.name);
-        assert.ok(r.error!.message.startsWith('decode(): z: '), `${r.name}: ${r.error!.message}`);
-        assert.match(r.error!.message.slice('decode(): z: '.length), want, r.name);
+        assert.ok(r.error!.message.startsWith('z: '), `${r.name}: ${r.error!.message}`);
+        assert.match(r.error!.message.slice('z: '.length), want, r.name);
         assert.equal(r.runs, 0, `${r.name}: bad input reached onnxruntime-web`);
       }
     }
   });
 
-  test('encode(): NaN, infinite or out-of-range pixels are a VaeError "input" naming the pixel, never a run', async () => {
+  test('encode: NaN, infinite or out-of-range pixels are a VaeError "input" naming the pixel, never a run', async () => {
     const { page, context } = await fx.harness();
     const results = await page.evaluate(async (origin) => {
       const lib = (window as unknown as { vaeLib: Lib }).vaeLib;
-      const vae = await lib.createVae({ baseUrl: `${origin}/models/mnist-n2-beta1/`, device: 'wasm', wasmPaths: `${origin}/ort/` });
+      const vae = await lib.loadVae(`${origin}/models/mnist-n2-beta1/`, { device: 'wasm', wasmPaths: `${origin}/ort/` });
       let runs = 0;
       const proto = (lib.ort.InferenceSession as unknown as { prototype: { run: (...a: unknown[]) => unknown } }).prototype;
       const realRun = proto.run;
@@ -148,10 +177,10 @@ describe('bad latent input in the browser (wasm)', { timeout: 120_000 }, () => {
     }, fx.origin);
     await context.close();
     const expected: Record<string, RegExp | null> = {
-      NaN: /^encode\(\): image 1, pixel 3 is NaN: pixels must be finite numbers in \[0, 1\]$/,
-      Infinity: /^encode\(\): image 0, pixel 5 is Infinity: pixels must be finite/,
-      255: /^encode\(\): image 0, pixel 10 is 255, outside \[0, 1\] \(the model takes pixel \/ 255\)$/,
-      '-0.1': /^encode\(\): image 0, pixel 0 is -0\.1/,
+      NaN: /^images: image 1, pixel 3 is NaN: pixels must be finite numbers in \[0, 1\]$/,
+      Infinity: /^images: image 0, pixel 5 is Infinity: pixels must be finite/,
+      255: /^images: image 0, pixel 10 is 255, outside \[0, 1\] \(the model takes pixel \/ 255\)$/,
+      '-0.1': /^images: image 0, pixel 0 is -0\.1/,
       valid: null,
     };
     assert.deepEqual(results.map((r) => r.value), ['NaN', 'Infinity', '255', '-0.1', 'valid']); // not Object.keys: '255' would sort first

@@ -1,6 +1,7 @@
 /**
  * The demo page in Chromium with WebGPU (SwiftShader): it loads both models on the device
- * `auto` picks and shows it, a drag on the latent plane changes the decoded digit, the
+ * `auto` picks and shows it, says "ready" only when every control listens (a stroke drawn
+ * right after "ready" is handled at once and encoded), a drag on the latent plane changes the decoded digit, the
  * sample grid is seedable, a drawn digit is encoded and reconstructed, and a screenshot is
  * not blank and shows a digit in the decoded-digit area.
  */
@@ -14,7 +15,7 @@ let fx: Fixture;
 let page: Page;
 const errors: string[] = [];
 
-interface DemoState { decodes: number; encodes: number; samples: number; lastZ: number[]; drawnZ: number[] | null; seed: number; errors: string[] }
+interface DemoState { decodes: number; encodes: number; samples: number; strokes: number; lastZ: number[]; drawnZ: number[] | null; seed: number; errors: string[] }
 const demoState = () => page.evaluate(() => (window as unknown as { __demo: DemoState }).__demo);
 const canvasPixels = (id: string) => page.evaluate((id) => {
   const c = document.getElementById(id) as HTMLCanvasElement;
@@ -55,6 +56,27 @@ describe('demo page', { timeout: 180_000 }, () => {
     assert.match((await page.textContent('#load-text')) ?? '', /models ready in/);
     const manifold = stats(await canvasPixels('manifold'));
     assert.ok(manifold.levels > 50 && manifold.max - manifold.min > 150, `manifold grid drawn (${JSON.stringify(manifold)})`);
+    assert.match((await page.textContent('#manifold-caption')) ?? '', /^manifold grid: 15×15 decodings of z in \[−3, 3\]² \(end points included\)/);
+    assert.match(await page.getAttribute('#device-n2', 'title') ?? '', /^webgpu \(auto: a WebGPU adapter is available\)$/);
+  });
+
+  test('a stroke drawn right after "ready" is handled at once and encoded', async () => {
+    // The page is "ready" (previous test); draw at once, with no waiting for anything else.
+    const s0 = await demoState();
+    assert.deepEqual([s0.strokes, s0.encodes], [0, 0]);
+    await page.locator('#pad').scrollIntoViewIfNeeded();
+    const pad = (await page.locator('#pad').boundingBox())!;
+    await page.mouse.move(pad.x + 140, pad.y + 50);
+    await page.mouse.down();
+    for (let i = 1; i <= 10; i++) await page.mouse.move(pad.x + 140, pad.y + 50 + i * 18);
+    await page.mouse.up();
+    // The pointerup listener ran synchronously with the event: no start-up work delayed it.
+    assert.equal((await demoState()).strokes, 1, 'the stroke reached the drawing pad\'s listener');
+    await page.waitForFunction(() => (window as unknown as { __demo: DemoState }).__demo.encodes > 0, undefined, { timeout: 60_000 });
+    const s = await demoState();
+    assert.ok(s.drawnZ && s.drawnZ.length === 2 && s.drawnZ.every(Number.isFinite));
+    await page.click('#clear');
+    await page.evaluate(() => window.scrollTo(0, 0));
   });
 
   test('a drag on the latent plane changes the decoded digit', async () => {
@@ -94,6 +116,7 @@ describe('demo page', { timeout: 180_000 }, () => {
 
   test('drawing a digit encodes it, shows the reconstruction and its latent position', async () => {
     await page.locator('#pad').scrollIntoViewIfNeeded();
+    const e0 = (await demoState()).encodes;
     const pad = (await page.locator('#pad').boundingBox())!;
     // A "7": a top bar and a diagonal.
     await page.mouse.move(pad.x + 70, pad.y + 60);
@@ -101,8 +124,9 @@ describe('demo page', { timeout: 180_000 }, () => {
     for (let i = 1; i <= 10; i++) await page.mouse.move(pad.x + 70 + i * 14, pad.y + 60);
     for (let i = 1; i <= 12; i++) await page.mouse.move(pad.x + 210 - i * 8, pad.y + 60 + i * 15);
     await page.mouse.up();
-    await page.waitForFunction(() => (window as unknown as { __demo: DemoState }).__demo.encodes > 0, undefined, { timeout: 60_000 });
+    await page.waitForFunction((n) => (window as unknown as { __demo: DemoState }).__demo.encodes > n, e0, { timeout: 60_000 });
     const s = await demoState();
+    assert.equal(s.strokes, 2);
     assert.ok(s.drawnZ && s.drawnZ.length === 2 && s.drawnZ.every(Number.isFinite));
     assert.match((await page.textContent('#draw-latent')) ?? '', /^latent position \(n = 2\): mu = \(-?\d+\.\d\d, -?\d+\.\d\d\)/);
     for (const id of ['input28', 'recon-n2', 'recon-n64']) {

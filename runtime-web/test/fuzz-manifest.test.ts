@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mulberry32, parseManifestText } from '@vae/models';
 import { releasedModelDir } from '@vae/models/node';
-import { VaeError } from '../src/errors.ts';
+import { VaeError } from '@vae/runtime-core';
 import { fetchManifest, loadModelFiles } from '../src/fetch.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { mutateManifest } from '../../models/test/manifest-mutations.ts';

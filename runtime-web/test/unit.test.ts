@@ -1,6 +1,7 @@
 /**
- * Node-only unit tests: device selection (injected probe and session factory), file
- * loading (fake fetch and Cache API), image conversion and seeded sampling.
+ * Node-only unit tests: device selection (injected probe and session factory) and its note,
+ * loadVae's option checks (before any download), file loading (fake fetch and Cache API),
+ * toImageData, the core's image preprocessing as re-exported here, and seeded sampling.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,11 +9,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { releasedModelDir } from '@vae/models/node';
 import { parseManifestText, sha256Hex } from '@vae/models';
-import { probeWebGpu, selectDevice, type Device } from '../src/device.ts';
-import { VaeError } from '../src/errors.ts';
-import { cacheKey, directoryUrl, fetchManifest, loadModelFiles, type LoadProgress } from '../src/fetch.ts';
-import { centerDigit, grayscale, imageDataToPixels, resampleArea, toImageData } from '../src/image.ts';
-import { mulberry32, seededNormals } from '../src/random.ts';
+import { centerDigit, resizeArea, toGray } from '@vae/runtime-core';
+import { describeSelection, probeWebGpu, selectDevice, type Device } from '../src/device.ts';
+import { cacheKey, directoryUrl, fetchManifest, loadModelFiles } from '../src/fetch.ts';
+import { loadVae, mulberry32, rgbaToPixels, seededNormals, toImageData, VaeError, type Images, type LoadProgress } from '../src/index.ts';
 
 // Node has no ImageData: a minimal stand-in with the same shape.
 class NodeImageData {
@@ -60,9 +60,9 @@ describe('selectDevice', () => {
     assert.equal(sel.attempts[0].reason, 'shader compilation failed');
   });
 
-  test('webgpu without an adapter is a webgpu-unavailable error, nothing is opened', async () => {
+  test('webgpu without an adapter is a device-unavailable error, nothing is opened', async () => {
     let opened = 0;
-    await rejectsWith(selectDevice('webgpu', { probe: unavailable, open: async () => { opened++; } }), 'webgpu-unavailable', /WebGPU was requested .* unavailable: navigator.gpu is not defined/);
+    await rejectsWith(selectDevice('webgpu', { probe: unavailable, open: async () => { opened++; } }), 'device-unavailable', /WebGPU was requested .* unavailable: navigator.gpu is not defined/);
     assert.equal(opened, 0);
   });
 
@@ -83,7 +83,36 @@ describe('selectDevice', () => {
   });
 
   test('an unknown device is an input error', async () => {
-    await rejectsWith(selectDevice('cuda' as never, { open: async () => 1 }), 'input', /Unknown device "cuda"/);
+    await rejectsWith(selectDevice('cuda' as never, { open: async () => 1 }), 'input', /^device: "cuda" is not one of "auto", "webgpu", "wasm"$/);
+  });
+
+  test('deviceNote: the device, what was asked for, and why another was skipped', () => {
+    assert.equal(describeSelection('wasm', 'wasm', [{ device: 'wasm', ok: true }]), 'wasm, as requested');
+    assert.equal(describeSelection('webgpu', 'webgpu', [{ device: 'webgpu', ok: true }]), 'webgpu, as requested');
+    assert.equal(describeSelection('auto', 'webgpu', [{ device: 'webgpu', ok: true }]), 'webgpu (auto: a WebGPU adapter is available)');
+    assert.equal(
+      describeSelection('auto', 'wasm', [{ device: 'webgpu', ok: false, reason: 'shader compilation failed' }, { device: 'wasm', ok: true }]),
+      'wasm (auto; webgpu skipped: shader compilation failed)',
+    );
+  });
+});
+
+describe('loadVae options', () => {
+  const noFetch = (async (input: RequestInfo | URL) => { throw new Error(`fetched ${String(input)}`); }) as typeof fetch;
+  const unavailable = async () => ({ available: false as const, reason: 'navigator.gpu is not defined' });
+
+  test('bad options are VaeError "input" before anything is fetched', async () => {
+    const base = 'http://127.0.0.1:1/m/';
+    await rejectsWith(loadVae(base, { device: 'cuda' as never, fetch: noFetch }), 'input', /^device: "cuda" is not one of "auto", "webgpu", "wasm"$/);
+    await rejectsWith(loadVae(base, { precision: 'fp8' as never, fetch: noFetch }), 'input', /^precision: "fp8" is not one of fp32, fp16, int8$/);
+    await rejectsWith(loadVae(base, { maxBatch: 0, fetch: noFetch }), 'input', /^maxBatch: expected a positive integer, got 0$/);
+    await rejectsWith(loadVae(base, { onProgress: 'yes' as never, fetch: noFetch }), 'input', /^onProgress: expected a function$/);
+    await rejectsWith(loadVae(42 as never, { fetch: noFetch }), 'input', /^model: expected the URL of a model directory/);
+  });
+
+  test("device: 'webgpu' without an adapter is device-unavailable, before any download", async () => {
+    await rejectsWith(loadVae('http://127.0.0.1:1/m/', { device: 'webgpu', probeWebGpu: unavailable, fetch: noFetch }), 'device-unavailable',
+      /^WebGPU was requested \(device: "webgpu"\) but is unavailable: navigator.gpu is not defined\. Use device: "auto" to fall back to wasm\.$/);
   });
 });
 
@@ -257,6 +286,7 @@ const image = (w: number, h: number, fill: (x: number, y: number) => [number, nu
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set(fill(x, y), (y * w + x) * 4);
   return new ImageData(data, w, h);
 };
+const batch = (pixels: Float32Array): Images => ({ pixels, count: pixels.length / 784, width: 28, height: 28 });
 
 describe('images', () => {
   test('toImageData: round(255 p), opaque gray, clamped, integer upscaling', () => {
@@ -266,34 +296,37 @@ describe('images', () => {
     p[2] = 2;
     p[3] = -1;
     p[784] = 0.25;
-    const a = toImageData(p);
+    const a = toImageData(batch(p));
     assert.equal(a.width, 28);
     assert.deepEqual(Array.from(a.data.subarray(0, 16)), [255, 255, 255, 255, 128, 128, 128, 255, 255, 255, 255, 255, 0, 0, 0, 255]);
-    const b = toImageData(p, { index: 1, scale: 3 });
+    assert.ok(a instanceof ImageData);
+    const b = toImageData(batch(p), 1, { scale: 3 });
     assert.equal(b.width, 84);
     assert.deepEqual(Array.from(b.data.subarray(0, 4)), [64, 64, 64, 255]);
     assert.deepEqual(Array.from(b.data.subarray(84 * 4 * 2 + 8, 84 * 4 * 2 + 12)), [64, 64, 64, 255]);
-    assert.throws(() => toImageData(p, { index: 2 }), RangeError);
+    assert.throws(() => toImageData(batch(p), 2), (err: unknown) => err instanceof VaeError && err.code === 'input' && /image 2 is outside a batch of 2 images/.test(err.message));
+    const inverted = toImageData(batch(p), 0, { invert: true });
+    assert.deepEqual(Array.from(inverted.data.subarray(0, 8)), [0, 0, 0, 255, 127, 127, 127, 255]);
   });
 
-  test('grayscale: luminance over black; invert for ink on paper', () => {
+  test('toGray: luminance over black; invert for ink on paper', () => {
     const img = image(2, 1, (x) => (x === 0 ? [255, 255, 255, 255] : [255, 255, 255, 0]));
-    assert.deepEqual(Array.from(grayscale(img)), [1, 0]);
+    assert.deepEqual(Array.from(toGray(img, false)), [255, 0]);
     const paper = image(2, 1, (x) => (x === 0 ? [0, 0, 0, 255] : [255, 255, 255, 255]));
-    assert.deepEqual(Array.from(grayscale(paper, true)), [1, 0]);
+    assert.deepEqual(Array.from(toGray(paper, true)), [255, 0]);
   });
 
-  test('resampleArea keeps the mean', () => {
+  test('resizeArea keeps the mean', () => {
     const src = Float32Array.from({ length: 280 * 280 }, (_, i) => (i % 7) / 7);
-    const out = resampleArea(src, 280, 280, 28, 28);
-    const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / a.length;
+    const out = resizeArea(src, 280, 280, 28, 28);
+    const mean = (a: ArrayLike<number>) => Array.from(a).reduce((s, v) => s + v, 0) / a.length;
     assert.ok(Math.abs(mean(out) - mean(src)) < 1e-4);
   });
 
   test('centerDigit: fits the ink into 20x20 with its centre of mass at the centre', () => {
     // A 40x100 bar in the top-left corner of a 280x280 drawing.
     const gray = new Float32Array(280 * 280);
-    for (let y = 10; y < 110; y++) for (let x = 20; x < 60; x++) gray[y * 280 + x] = 1;
+    for (let y = 10; y < 110; y++) for (let x = 20; x < 60; x++) gray[y * 280 + x] = 255;
     const out = centerDigit(gray, 280, 280);
     let mass = 0, cx = 0, cy = 0, rows = 0, cols = 0;
     for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) {
@@ -310,14 +343,23 @@ describe('images', () => {
     assert.deepEqual(Array.from(centerDigit(new Float32Array(100), 10, 10)), new Array(784).fill(0));
   });
 
-  test('imageDataToPixels: 28x28 as is, other sizes resized', () => {
+  test('rgbaToPixels without centring: 28x28 as is, other sizes resized', () => {
     const small = image(28, 28, (x) => (x < 14 ? [255, 255, 255, 255] : [0, 0, 0, 255]));
-    const px = imageDataToPixels(small);
+    const px = rgbaToPixels(small, { center: false, invert: false });
     assert.equal(px.length, 784);
     assert.equal(px[0], 1);
     assert.equal(px[27], 0);
     const big = image(56, 56, (x) => (x < 28 ? [255, 255, 255, 255] : [0, 0, 0, 255]));
-    assert.deepEqual(Array.from(imageDataToPixels(big)), Array.from(px));
+    assert.deepEqual(Array.from(rgbaToPixels(big, { center: false, invert: false })), Array.from(px));
+  });
+
+  test('rgbaToPixels defaults: a dark digit on a light canvas is inverted and centred', () => {
+    const paper = image(100, 60, (x, y) => (x >= 10 && x < 20 && y >= 5 && y < 45 ? [0, 0, 0, 255] : [255, 255, 255, 255]));
+    const px = rgbaToPixels(paper);
+    assert.deepEqual(Array.from(px), Array.from(rgbaToPixels(paper, { invert: true, center: true })));
+    let mass = 0, cx = 0, cy = 0;
+    for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) { const v = px[y * 28 + x]; mass += v; cx += (x + 0.5) * v; cy += (y + 0.5) * v; }
+    assert.ok(mass > 10 && Math.abs(cx / mass - 14) <= 0.5 && Math.abs(cy / mass - 14) <= 0.5, `mass ${mass}, centre ${cx / mass}, ${cy / mass}`);
   });
 });
 

@@ -5,8 +5,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RELEASED_MODELS } from '@vae/models';
-import { setup, toleranceFor, type Fixture, type PageError } from './support/fixture.ts';
+import { RELEASED_MODELS, toleranceFor } from '@vae/models';
+import { runtimeId, setup, type Fixture, type PageError } from './support/fixture.ts';
 import { absErrors, readGolden } from './support/golden.ts';
 import { formatResult, runGolden, type GoldenResult } from './support/run-golden.ts';
 import type { WorkerResponse } from './harness/protocol.ts';
@@ -38,24 +38,25 @@ describe('wasm (WebGPU disabled)', { timeout: 180_000 }, () => {
 
   for (const model of RELEASED_MODELS) {
     test(`${model}: decoder and encoder golden data on wasm`, async () => {
-      const golden = readGolden(model);
+      const golden = await readGolden(model);
       const r = await runGolden(page, fx.origin, golden, 'wasm');
       measured.push(['encoder + decoder', r]);
       console.log(`  ${formatResult(r)}`);
       assert.equal(r.device, 'wasm');
       for (const [output, e] of Object.entries(r.errors)) {
-        const tol = toleranceFor(golden.manifest.graphs[output === 'x_hat' ? 'decoder' : 'encoder'], output, 'wasm');
+        const tol = toleranceFor(runtimeId('wasm'), golden.manifest.graphs[output === 'x_hat' ? 'decoder' : 'encoder'].precision, output);
         assert.ok(e.max <= tol, `${model} ${output} on wasm: max |error| ${e.max} > ${tol}`);
       }
     });
 
-    for (const variant of ['decoder.fp16', 'decoder.int8']) {
-      test(`${model}: ${variant} golden data on wasm`, async () => {
-        const golden = readGolden(model);
-        const r = await runGolden(page, fx.origin, golden, 'wasm', variant);
-        measured.push([variant, r]);
-        const tol = toleranceFor(golden.manifest.graphs[variant], 'x_hat', 'wasm');
-        assert.ok(r.errors.x_hat.max <= tol, `${model} ${variant}: max |error| ${r.errors.x_hat.max} > ${tol}`);
+    for (const precision of ['fp16', 'int8'] as const) {
+      test(`${model}: precision ${precision} (decoder.${precision}) golden data on wasm`, async () => {
+        const golden = await readGolden(model);
+        const r = await runGolden(page, fx.origin, golden, 'wasm', precision);
+        measured.push([`decoder.${precision}`, r]);
+        assert.equal(golden.manifest.graphs[`decoder.${precision}`].precision, precision);
+        const tol = toleranceFor(runtimeId('wasm'), precision, 'x_hat');
+        assert.ok(r.errors.x_hat.max <= tol, `${model} ${precision}: max |error| ${r.errors.x_hat.max} > ${tol}`);
       });
     }
   }
@@ -63,15 +64,15 @@ describe('wasm (WebGPU disabled)', { timeout: 180_000 }, () => {
   test("auto falls back to wasm and says why WebGPU was skipped", async () => {
     const r = await page.evaluate(async (origin) => {
       const lib = (window as unknown as { vaeLib: Lib }).vaeLib;
-      const vae = await lib.createVae({ baseUrl: `${origin}/models/mnist-n2-beta1/`, wasmPaths: `${origin}/ort/` });
-      const out = { device: vae.device, attempts: vae.attempts, pixels: (await vae.decode([0, 0])).pixels.length };
+      const vae = await lib.loadVae(`${origin}/models/mnist-n2-beta1/`, { wasmPaths: `${origin}/ort/` });
+      const out = { device: vae.device, deviceNote: vae.deviceNote, pixels: (await vae.decode([0, 0])).pixels.length };
       await vae.dispose();
       return out;
     }, fx.origin);
     assert.equal(r.device, 'wasm');
     assert.equal(r.pixels, 784);
-    assert.deepEqual(r.attempts.map((a) => [a.device, a.ok]), [['webgpu', false], ['wasm', true]]);
-    assert.match(r.attempts[0].reason ?? '', NO_WEBGPU);
+    assert.match(r.deviceNote, new RegExp(`^wasm \\(auto; webgpu skipped: ${NO_WEBGPU.source}`));
+    assert.ok(r.deviceNote.endsWith(')') && !r.deviceNote.includes('wasm skipped'), r.deviceNote);
   });
 
   test("device: 'webgpu' without WebGPU is a clear error (and downloads nothing)", async () => {
@@ -79,33 +80,35 @@ describe('wasm (WebGPU disabled)', { timeout: 180_000 }, () => {
     const err = await page.evaluate(async (origin) => {
       const lib = (window as unknown as { vaeLib: Lib }).vaeLib;
       try {
-        await lib.createVae({ baseUrl: `${origin}/models/mnist-n64-beta1/`, device: 'webgpu', wasmPaths: `${origin}/ort/` });
+        await lib.loadVae(`${origin}/models/mnist-n64-beta1/`, { device: 'webgpu', wasmPaths: `${origin}/ort/` });
         return null;
       } catch (e) {
         const v = e as PageError;
         return { name: v.name, code: v.code, message: v.message };
       }
     }, fx.origin);
-    assert.ok(err, 'createVae must reject');
+    assert.ok(err, 'loadVae must reject');
     assert.equal(err.name, 'VaeError');
-    assert.equal(err.code, 'webgpu-unavailable');
+    assert.equal(err.code, 'device-unavailable');
     assert.match(err.message, new RegExp(`^WebGPU was requested \\(device: "webgpu"\\) but is unavailable: ${NO_WEBGPU.source}`));
     assert.equal(fx.server.requests.length, before);
   });
 
-  test('createVae works in a Web Worker (auto -> wasm) and matches the golden data', async () => {
-    const golden = readGolden('mnist-n64-beta1');
+  test('loadVae works in a Web Worker (auto -> wasm) and matches the golden data', async () => {
+    const golden = await readGolden('mnist-n64-beta1');
     const dec = golden.decoder[1];
     const enc = golden.encoder[0];
     const res = await page.evaluate(
       (req) => (window as unknown as { vaeWorker: { run(r: unknown): Promise<WorkerResponse> } }).vaeWorker.run(req),
-      { baseUrl: `${fx.origin}/models/mnist-n64-beta1/`, device: 'auto' as const, wasmPaths: `${fx.origin}/ort/`, z: Array.from(dec.input.data), x: Array.from(enc.input.data) },
+      { model: `${fx.origin}/models/mnist-n64-beta1/`, device: 'auto' as const, wasmPaths: `${fx.origin}/ort/`, z: Array.from(dec.input.data), x: Array.from(enc.input.data) },
     );
     assert.equal(res.ok, true, res.error);
     assert.equal(res.inWorker, true);
     assert.equal(res.device, 'wasm');
-    assert.ok(absErrors(res.xHat!, dec.outputs[0].data).max <= 1e-5);
-    assert.ok(absErrors(res.mu!, enc.outputs[0].data).max <= 1e-4);
-    assert.ok(absErrors(res.logvar!, enc.outputs[1].data).max <= 1e-4);
+    const tol = (output: string) => toleranceFor('chromium-wasm', 'fp32', output);
+    assert.equal(tol('x_hat'), 1e-5);
+    assert.ok(absErrors(res.xHat!, dec.outputs[0].data).max <= tol('x_hat'));
+    assert.ok(absErrors(res.mu!, enc.outputs[0].data).max <= tol('mu'));
+    assert.ok(absErrors(res.logvar!, enc.outputs[1].data).max <= tol('logvar'));
   });
 });

@@ -1,7 +1,8 @@
 /** Messages between the harness page and its worker. */
 export interface WorkerRequest {
   id: number;
-  baseUrl: string;
+  /** The model directory's URL. */
+  model: string;
   device: 'auto' | 'webgpu' | 'wasm';
   wasmPaths: string;
   /** Flat N x n latents to decode. */

@@ -1,5 +1,5 @@
-/** The harness's Web Worker: proves createVae runs off the main thread. */
-import { createVae } from '@vae/runtime-web';
+/** The harness's Web Worker: proves loadVae runs off the main thread. */
+import { loadVae, toImageData } from '@vae/runtime-web';
 import type { WorkerRequest, WorkerResponse } from './protocol.ts';
 
 const scope = globalThis as unknown as {
@@ -12,11 +12,12 @@ const scope = globalThis as unknown as {
 scope.onmessage = async (event) => {
   const req = event.data;
   try {
-    const vae = await createVae({ baseUrl: req.baseUrl, device: req.device, wasmPaths: req.wasmPaths });
+    const vae = await loadVae(req.model, { device: req.device, wasmPaths: req.wasmPaths });
     const decoded = await vae.decode(Float32Array.from(req.z));
     const encoded = await vae.encode(Float32Array.from(req.x));
     // ImageData exists in workers too: build one to prove the image path works here.
-    decoded.imageData(0, { scale: 2 });
+    const image = toImageData(decoded, 0, { scale: 2 });
+    if (image.width !== 56 || image.height !== 56) throw new Error(`toImageData gave ${image.width}x${image.height}`);
     await vae.dispose();
     scope.postMessage({
       id: req.id,

@@ -2,7 +2,7 @@
  * Builds the demo and the test harness with Vite (mode "test": /models/ and /ort/ are not
  * copied, the test server serves them from disk) into .cache/web-test/, once per source
  * change: the build is reused while no file under src/, demo/, test/harness/ or
- * ../models/dist/ is newer (VAE_WEB_REBUILD=1 forces a build).
+ * ../models/dist/ or ../runtime-core/dist/ is newer (VAE_WEB_REBUILD=1 forces a build).
  */
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ function newest(dir: string): number {
 }
 
 export async function buildPages(): Promise<string> {
-  const dirs = ['src', 'demo', 'test/harness', '../models/dist'].map((d) => join(PACKAGE_DIR, d)).filter(existsSync);
+  const dirs = ['src', 'demo', 'test/harness', '../models/dist', '../runtime-core/dist'].map((d) => join(PACKAGE_DIR, d)).filter(existsSync);
   const sources = Math.max(...dirs.map(newest), statSync(join(PACKAGE_DIR, 'package.json')).mtimeMs);
   if (existsSync(STAMP) && statSync(STAMP).mtimeMs > sources && !process.env.VAE_WEB_REBUILD) return BUILD_DIR;
   const { build } = await import('vite');

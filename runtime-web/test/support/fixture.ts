@@ -7,7 +7,7 @@ import { buildPages } from './build.ts';
 import { launch, type Launched } from './browser.ts';
 import { startServer, type TestServer } from './server.ts';
 import { COUNT_GPU_SUBMITS } from './run-golden.ts';
-import type { ManifestGraph } from '@vae/models';
+import type { RuntimeId } from '@vae/models';
 
 export interface Fixture {
   server: TestServer;
@@ -52,20 +52,8 @@ export async function setup(options: { webgpu: boolean }): Promise<Fixture> {
   };
 }
 
-/**
- * The bound a device must meet, per output. wasm runs onnxruntime's CPU kernels (the same
- * MLAS code as onnxruntime-node, compiled to WebAssembly), so it gets the manifest's
- * enforced float32 tolerance (1e-5 on x_hat, 1e-4 on mu / logvar). WebGPU gets 10x that for
- * float32 graphs: WGSL only bounds exp() to 3 + 2|x| ULP and division to 2.5 ULP, and GPU
- * matmul shaders sum in a different order (tiles, FMA), so a real GPU may drift further than
- * the CPU does (SwiftShader measured as close as wasm; see README). fp16 / int8 variants keep
- * the manifest's bound, which their weight rounding dominates.
- */
-export function toleranceFor(graph: ManifestGraph, output: string, device: string): number {
-  const t = graph.parity.tolerance[output];
-  if (t === undefined) throw new Error(`no tolerance for ${output}`);
-  return device === 'webgpu' && graph.precision === 'fp32' ? t * 10 : t;
-}
+/** The parity matrix's runtime id of a Chromium device (tolerances: @vae/models' toleranceFor). */
+export const runtimeId = (device: string): RuntimeId => (device === 'webgpu' ? 'chromium-webgpu' : 'chromium-wasm');
 
 /** A VaeError thrown in the page, as plain data. */
 export interface PageError { name: string; code?: string; message: string; url?: string; file?: string; status?: number }

@@ -1,70 +1,17 @@
 /**
- * The golden data of a released model (manifest `graphs.<g>.testData`), read in Node: a
- * minimal onnx.TensorProto reader for float32 tensors (dims, data_type, float_data,
- * raw_data), so the tests do not load @vae/export (and tfjs) just to parse three fields.
+ * The golden data of a released model (manifest `graphs.<g>.testData`), read in Node with
+ * @vae/models/onnx (the project's one TensorProto reader) and handed to the pages as plain
+ * arrays. Tolerances come from @vae/models (`toleranceFor(runtimeId, precision, output)`).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseManifestText, type Manifest } from '@vae/models';
 import { releasedModelDir } from '@vae/models/node';
+import { readTestDataSets } from '@vae/models/onnx';
 
 export interface FloatTensor {
   dims: number[];
   data: Float32Array;
-}
-
-const FLOAT = 1;
-
-/** Parses a serialized TensorProto holding float32 data. */
-export function parseFloatTensorProto(bytes: Uint8Array): FloatTensor {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let pos = 0;
-  const varint = (): number => {
-    let result = 0;
-    let scale = 1;
-    for (;;) {
-      const b = bytes[pos++];
-      if (b === undefined) throw new Error('truncated TensorProto');
-      result += (b & 0x7f) * scale;
-      if (b < 0x80) return result;
-      scale *= 128;
-    }
-  };
-  const dims: number[] = [];
-  let dataType = -1;
-  const floats: number[] = [];
-  let raw: Uint8Array | null = null;
-  while (pos < bytes.length) {
-    const key = varint();
-    const field = Math.floor(key / 8);
-    const wire = key & 7;
-    if (wire === 0) {
-      const v = varint();
-      if (field === 1) dims.push(v);
-      else if (field === 2) dataType = v;
-    } else if (wire === 2) {
-      const len = varint();
-      const end = pos + len;
-      if (field === 1) while (pos < end) dims.push(varint());
-      else if (field === 4) for (; pos < end; pos += 4) floats.push(view.getFloat32(pos, true));
-      else if (field === 9) raw = bytes.subarray(pos, end);
-      pos = end;
-    } else if (wire === 5) {
-      if (field === 4) floats.push(view.getFloat32(pos, true));
-      pos += 4;
-    } else if (wire === 1) pos += 8;
-    else throw new Error(`unsupported protobuf wire type ${wire}`);
-  }
-  if (dataType !== FLOAT) throw new Error(`expected a float32 TensorProto, found data_type ${dataType}`);
-  const count = dims.reduce((a, b) => a * b, 1);
-  let data: Float32Array;
-  if (raw) {
-    data = new Float32Array(count);
-    const rv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    for (let i = 0; i < count; i++) data[i] = rv.getFloat32(i * 4, true);
-  } else data = Float32Array.from(floats);
-  if (data.length !== count) throw new Error(`TensorProto has ${data.length} values for dims [${dims.join(', ')}]`);
-  return { dims, data };
 }
 
 export interface GoldenSet {
@@ -82,14 +29,28 @@ export interface ModelGolden {
   decoder: GoldenSet[];
 }
 
-export function readGolden(name: string): ModelGolden {
+function float32(t: { dtype: string; dims: number[]; data: ArrayLike<number> }, what: string): FloatTensor {
+  if (t.dtype !== 'float32' || !(t.data instanceof Float32Array)) throw new Error(`${what}: expected a float32 tensor, found ${t.dtype}`);
+  return { dims: t.dims, data: t.data };
+}
+
+export async function readGolden(name: string): Promise<ModelGolden> {
   const dir = releasedModelDir(name);
   const manifest = parseManifestText(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-  const sets = (graph: 'encoder' | 'decoder'): GoldenSet[] => manifest.graphs[graph].testData.map((t) => {
-    const read = (f: string) => parseFloatTensorProto(readFileSync(join(dir, t.dir, f)));
-    return { dir: t.dir, rows: t.rows, input: read(t.inputs[0]), outputs: t.outputs.map(read) };
-  });
-  return { name, dir, manifest, encoder: sets('encoder'), decoder: sets('decoder') };
+  const sets = async (graph: 'encoder' | 'decoder'): Promise<GoldenSet[]> => {
+    const read = await readTestDataSets(join(dir, graph));
+    return manifest.graphs[graph].testData.map((t) => {
+      const set = read.find((s) => s.dir === join(dir, t.dir));
+      if (!set) throw new Error(`${name}: no golden set ${t.dir}`);
+      return {
+        dir: t.dir,
+        rows: t.rows,
+        input: float32(set.inputs[0], `${t.dir} input`),
+        outputs: set.outputs.map((o, i) => float32(o, `${t.dir} output ${i}`)),
+      };
+    });
+  };
+  return { name, dir, manifest, encoder: await sets('encoder'), decoder: await sets('decoder') };
 }
 
 /** Largest and mean |a - b|. */

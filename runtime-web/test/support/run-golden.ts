@@ -10,7 +10,7 @@ export interface OutputError { max: number; mean: number; count: number }
 export interface GoldenResult {
   model: string;
   device: string;
-  attempts: unknown;
+  deviceNote: string;
   /** GPUQueue.submit() calls made while the graphs ran (0 when nothing ran on WebGPU). */
   gpuSubmits: number;
   errors: Record<string, OutputError>;
@@ -36,14 +36,14 @@ function merge(parts: OutputError[]): OutputError {
   return { max: Math.max(...parts.map((p) => p.max)), mean: parts.reduce((s, p) => s + p.mean * p.count, 0) / count, count };
 }
 
-export async function runGolden(page: Page, origin: string, golden: ModelGolden | string, device: 'webgpu' | 'wasm' | 'auto', decoderGraph = 'decoder'): Promise<GoldenResult> {
-  const g = typeof golden === 'string' ? readGolden(golden) : golden;
-  const withEncoder = decoderGraph === 'decoder';
+export async function runGolden(page: Page, origin: string, golden: ModelGolden | string, device: 'webgpu' | 'wasm' | 'auto', precision: 'fp32' | 'fp16' | 'int8' = 'fp32'): Promise<GoldenResult> {
+  const g = typeof golden === 'string' ? await readGolden(golden) : golden;
+  const withEncoder = precision === 'fp32';
   const args = {
-    baseUrl: `${origin}/models/${g.name}/`,
+    model: `${origin}/models/${g.name}/`,
     wasmPaths: `${origin}/ort/`,
     device,
-    decoderGraph,
+    precision,
     withEncoder,
     decoderInputs: g.decoder.map((s) => Array.from(s.input.data)),
     encoderInputs: withEncoder ? g.encoder.map((s) => Array.from(s.input.data)) : [],
@@ -52,7 +52,7 @@ export async function runGolden(page: Page, origin: string, golden: ModelGolden 
   const out = await page.evaluate(async (a) => {
     const lib = (window as unknown as { vaeLib: typeof import('../../src/index.ts') }).vaeLib;
     const w = window as unknown as { __gpuSubmits: number };
-    const vae = await lib.createVae({ baseUrl: a.baseUrl, device: a.device, wasmPaths: a.wasmPaths, decoder: a.decoderGraph, encoder: a.withEncoder });
+    const vae = await lib.loadVae(a.model, { device: a.device, wasmPaths: a.wasmPaths, precision: a.precision, encoder: a.withEncoder });
     const before = w.__gpuSubmits;
     const decoded: number[][] = [];
     for (const z of a.decoderInputs) decoded.push(Array.from((await vae.decode(Float32Array.from(z))).pixels));
@@ -61,7 +61,7 @@ export async function runGolden(page: Page, origin: string, golden: ModelGolden 
       const e = await vae.encode(Float32Array.from(x));
       encoded.push([Array.from(e.mu), Array.from(e.logvar)]);
     }
-    const result = { device: vae.device, attempts: vae.attempts, decoded, encoded, gpuSubmits: w.__gpuSubmits - before };
+    const result = { device: vae.device, deviceNote: vae.deviceNote, decoded, encoded, gpuSubmits: w.__gpuSubmits - before };
     await vae.dispose();
     return result;
   }, args);
@@ -72,7 +72,7 @@ export async function runGolden(page: Page, origin: string, golden: ModelGolden 
     errors.mu = merge(g.encoder.map((s, i) => absErrors(out.encoded[i][0], s.outputs[0].data)));
     errors.logvar = merge(g.encoder.map((s, i) => absErrors(out.encoded[i][1], s.outputs[1].data)));
   }
-  return { model: g.name, device: out.device, attempts: out.attempts, gpuSubmits: out.gpuSubmits, errors, ms: Date.now() - t0 };
+  return { model: g.name, device: out.device, deviceNote: out.deviceNote, gpuSubmits: out.gpuSubmits, errors, ms: Date.now() - t0 };
 }
 
 export function formatResult(r: GoldenResult, graph = 'encoder + decoder'): string {
