@@ -15,7 +15,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportRun } from '@vae/export';
 import { verifyModelDirs } from '@vae/test';
-import { CHECKPOINT_FILE, loadDataset, train, writeJsonAtomic, type EpochRecord } from '@vae/train';
+import { writeJsonAtomic } from '@vae/models/node';
+import { CHECKPOINT_FILE, loadDataset, train, type EpochRecord } from '@vae/train';
 import { loadConfig, stageKeys, type PipelineConfig } from './config.js';
 import { REPO_ROOT } from './paths.js';
 

@@ -14,6 +14,5 @@ export { train, testNoise, CHECKPOINT_FILE, type TrainOptions, type TrainResult,
 export { loadCheckpoint, saveCheckpoint, type Checkpoint, type Progress } from './checkpoint.js';
 export { evaluateRun, loadTrainedModel, formatTable1, type Evaluation, type TrainedRun } from './evaluate.js';
 export { importanceWeightedNll, type IwaeOptions, type IwaeResult } from './iwae.js';
-export { writeFileAtomic, writeJsonAtomic } from './atomic.js';
 export { standardNormal, deriveSeed } from './random.js';
 export { trainCommand, evaluateCommand } from './cli.js';

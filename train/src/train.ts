@@ -8,7 +8,7 @@
  * resumes computes exactly what an uninterrupted run computes on the same backend.
  */
 import { appendFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '@vae/models/node';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { selectBackend, type BackendChoice, type BackendInfo } from './backend.js';

@@ -14,7 +14,7 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../atomic.js';
+import { writeFileAtomic } from '@vae/models/node';
 import { DataError, describeError, gunzipBytes, isGzip, readIdxFile, sha256Hex } from './idx.js';
 
 export type DatasetName = 'mnist' | 'fashion-mnist';
