@@ -12,10 +12,10 @@
  * kernel as int8 with per-output-column scales and DequantizeLinear (biases stay float32).
  * onnxruntime folds these constant subgraphs when it loads the model.
  */
-import { AttributeType, DataType, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './onnx-proto.js';
-import { toFloat16Array } from './float16.js';
+import { AttributeType, DataType, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '@vae/models/onnx';
+import { toFloat16Array } from '@vae/models/onnx';
 import { quantizeInt8PerColumn } from './quantize.js';
-import { toTensorProto } from './tensor.js';
+import { toTensorProto } from '@vae/models/onnx';
 
 /** The ONNX opset we target: 17 is the newest the onnx 1.12 checker (Debian 12's python3-onnx) knows. */
 export const OPSET = 17;

@@ -3,7 +3,7 @@
  * absolute difference from the reference (tfjs) outputs, per output name.
  */
 import * as ort from 'onnxruntime-node';
-import type { GoldenSet } from './golden.js';
+import type { GoldenSet } from '@vae/models/onnx';
 
 export const ORT_VERSION: string = ort.env.versions.node ?? ort.env.versions.common;
 export const ORT_RUNTIME = `onnxruntime-node ${ORT_VERSION} (cpu)`;

@@ -15,10 +15,10 @@ import * as ort from 'onnxruntime-node';
 import yargs from 'yargs';
 import { disposeVae, encode, loadTrainedModel, train } from '@vae/train';
 import { loadModelDir, type Manifest } from '@vae/models/node';
-import { exportRun, TOLERANCES, type ExportResult } from '../src/export.js';
+import { EXPORT_TOLERANCES as TOLERANCES } from '@vae/models';
+import { exportRun, type ExportResult } from '../src/export.js';
 import { exportCommand } from '../src/cli.js';
-import { readTestDataSets } from '../src/golden.js';
-import { decodeModel } from '../src/onnx-proto.js';
+import { decodeModel, readTestDataSets } from '@vae/models/onnx';
 import { maxAbsDiff, runOnnx } from '../src/verify.js';
 import { OutputExistsError } from '../src/atomic-dir.js';
 import { assertOnnxCheckerPasses } from './helpers.js';
@@ -47,14 +47,15 @@ const sha256 = async (path: string) => createHash('sha256').update(await readFil
 
 test('the model directory has the documented layout and one progress line per step', async () => {
   const top = (await readdir(outDir)).sort();
-  assert.deepEqual(top, ['decoder', 'decoder.fp16.onnx', 'decoder.int8.onnx', 'decoder.onnx', 'encoder', 'encoder.onnx', 'manifest.json']);
+  assert.deepEqual(top, ['decoder', 'decoder.fp16.onnx', 'decoder.fp16.weights.bin', 'decoder.int8.onnx', 'decoder.int8.weights.bin', 'decoder.mjs', 'decoder.onnx', 'decoder.weights.bin', 'encoder', 'encoder.onnx', 'manifest.json']);
   for (const role of ['encoder', 'decoder']) {
     assert.deepEqual((await readdir(join(outDir, role))).sort(), ['test_data_set_0', 'test_data_set_1', 'test_data_set_2']);
   }
   assert.deepEqual((await readdir(join(outDir, 'encoder/test_data_set_0'))).sort(), ['input_0.pb', 'output_0.pb', 'output_1.pb']);
   assert.deepEqual((await readdir(join(outDir, 'decoder/test_data_set_0'))).sort(), ['input_0.pb', 'output_0.pb']);
-  assert.equal(steps.length, 9);
-  steps.forEach((line, i) => assert.match(line, new RegExp(`^\\[${i + 1}/9\\] `)));
+  assert.equal(steps.length, 10);
+  steps.forEach((line, i) => assert.match(line, new RegExp(`^\\[${i + 1}/10\\] `)));
+  assert.match(steps[7], /standalone decoder: decoder\.mjs [\d.]+ KiB, decoder\.weights\.bin/);
   assert.ok(!(await readdir(root)).some((f) => f.startsWith('.')), 'no temporary folder is left');
 });
 
@@ -141,7 +142,7 @@ test('the manifest validates, lists every file with its checksum, and records pr
   const m: Manifest = loaded.manifest;
   assert.deepEqual(m, exported.manifest);
   assert.deepEqual(Object.keys(m.graphs), GRAPHS);
-  assert.equal(m.files.length, 4 + 3 * 3 + 3 * 2);
+  assert.equal(m.files.length, 4 + 3 * 3 + 3 * 2 + 4); // graphs, encoder sets, decoder sets, standalone module + 3 weights
   for (const f of m.files) assert.equal(f.sha256, await sha256(join(outDir, f.path)));
   assert.equal(m.model.latentSize, LATENT);
   assert.deepEqual(m.preprocessing.range, [0, 1]);

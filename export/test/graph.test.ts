@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildModel, checkGraphSpec, UnsupportedLayerError, IR_VERSION, OPSET, type GraphSpec, type LayerSpec, type Precision } from '../src/graph.js';
-import { decodeModel, encodeModel } from '../src/onnx-proto.js';
+import { decodeModel, encodeModel } from '@vae/models/onnx';
 import { runOnnx, maxAbsDiff } from '../src/verify.js';
 import { assertOnnxCheckerPasses, dense, floats, forward, onnxCheckerError } from './helpers.js';
 

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromFloat16Bits, toFloat16Array, toFloat16Bits, fromFloat16Array } from '../src/float16.js';
+import { fromFloat16Bits, toFloat16Array, toFloat16Bits, fromFloat16Array } from '@vae/models/onnx';
 import { quantizeInt8PerColumn, dequantizeInt8PerColumn } from '../src/quantize.js';
-import { decodeTensorProto, encodeTensorProto, DataType } from '../src/onnx-proto.js';
-import { fromTensorProto, parseTensor, readTensorFile, serializeTensor, writeTensorFile, type Tensor } from '../src/tensor.js';
+import { decodeTensorProto, encodeTensorProto, DataType } from '@vae/models/onnx';
+import { fromTensorProto, parseTensor, readTensorFile, serializeTensor, writeTensorFile, type Tensor } from '@vae/models/onnx';
 import { edgeLatents, seededNormals } from '../src/golden.js';
 import { floats } from './helpers.js';
 

@@ -31,6 +31,8 @@ export const CHROMIUM_ARGS = [
 ];
 
 export type BrowserEp = 'wasm' | 'webgpu';
+/** The pages: one per onnxruntime-web EP, and the standalone decoder's. */
+export type BrowserPage = BrowserEp | 'standalone';
 
 const require = createRequire(import.meta.url);
 const ORT_DIST = dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
@@ -99,12 +101,52 @@ function pageHtml(ep: BrowserEp): string {
 </script></body></html>`;
 }
 
+/** The standalone decoder's page: window.standalone.{info, open, run, release}; no onnxruntime. */
+function standalonePageHtml(): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>@vae/test parity (standalone)</title></head>
+<body><p>@vae/test parity page: the standalone decoder module (decoder.mjs), no onnxruntime.</p>
+<script type="module">
+  const fromB64 = (s) => { const b = atob(s); const u = new Uint8Array(b.length); for (let i = 0; i < b.length; i++) u[i] = b.charCodeAt(i); return new Float32Array(u.buffer); };
+  const toB64 = (f) => { const u = new Uint8Array(f.buffer, f.byteOffset, f.byteLength); let s = ''; for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000)); return btoa(s); };
+  const decoders = new Map();
+  let next = 1;
+  window.standalone = {
+    async info() { return { userAgent: navigator.userAgent, simd: WebAssembly.validate(new Uint8Array([0,97,115,109,1,0,0,0,1,5,1,96,0,1,123,3,2,1,0,10,10,1,8,0,65,0,253,15,253,98,11])) }; },
+    async open(moduleUrl, weightsUrl, precision) {
+      const mod = await import(moduleUrl);
+      const decoder = await mod.loadDecoder(new URL(weightsUrl), { precision });
+      const id = next++;
+      decoders.set(id, decoder);
+      return { id, kernel: decoder.kernel };
+    },
+    async run(id, feeds) {
+      const d = decoders.get(id);
+      const f = feeds[0];
+      const out = d.run(fromB64(f.b64), f.dims[0]);
+      return { out: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { dims: [], b64: toB64(v) }])), gpuSubmits: 0 };
+    },
+    async release(id) { decoders.delete(id); },
+  };
+  document.body.dataset.ready = 'true';
+</script></body></html>`;
+}
+
 const toB64 = (f: Float32Array): string => Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64');
 function fromB64(s: string): Float32Array {
   const b = Buffer.from(s, 'base64');
   const out = new Float32Array(b.length / 4);
   new Uint8Array(out.buffer).set(b);
   return out;
+}
+
+interface StandaloneWindow {
+  standalone: {
+    info(): Promise<{ userAgent: string; simd: boolean }>;
+    open(moduleUrl: string, weightsUrl: string, precision: string): Promise<{ id: number; kernel: string }>;
+    run(id: number, feeds: { name: string; dims: number[]; b64: string }[]): Promise<{ out: Record<string, { dims: number[]; b64: string }> }>;
+    release(id: number): Promise<void>;
+  };
 }
 
 interface ParityWindow {
@@ -118,7 +160,9 @@ interface ParityWindow {
 
 export class BrowserHost {
   private readonly models = new Map<string, Uint8Array>();
-  private readonly pages = new Map<BrowserEp, Promise<{ page: Page; errors: string[] }>>();
+  private readonly pages = new Map<BrowserPage, Promise<{ page: Page; errors: string[] }>>();
+  /** Files served from memory under /files/<key>/<name> (the standalone module and weights). */
+  private readonly files = new Map<string, { type: string; bytes: Uint8Array }>();
   /** Every request path, for tests and for describe() (which wasm binary each page loaded). */
   readonly requests: string[] = [];
   private nextModel = 1;
@@ -136,8 +180,10 @@ export class BrowserHost {
         res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
         res.end(body);
       };
-      const page = /^\/page\/(wasm|webgpu)\.html$/.exec(path);
-      if (page) return send(200, MIME['.html'], pageHtml(page[1] as BrowserEp));
+      const page = /^\/page\/(wasm|webgpu|standalone)\.html$/.exec(path);
+      if (page) return send(200, MIME['.html'], page[1] === 'standalone' ? standalonePageHtml() : pageHtml(page[1] as BrowserEp));
+      const file = /^\/files\/(\d+\/[\w.-]+)$/.exec(path);
+      if (file && host?.files.has(file[1])) return send(200, host.files.get(file[1])!.type, host.files.get(file[1])!.bytes);
       const model = /^\/models\/(\d+)\.onnx$/.exec(path);
       if (model && host?.models.has(model[1])) return send(200, 'application/octet-stream', host.models.get(model[1])!);
       const ort = /^\/ort\/(ort[\w.-]*\.(?:mjs|wasm))$/.exec(path);
@@ -168,7 +214,7 @@ export class BrowserHost {
     }
   }
 
-  private page(ep: BrowserEp): Promise<{ page: Page; errors: string[] }> {
+  private page(ep: BrowserPage): Promise<{ page: Page; errors: string[] }> {
     let p = this.pages.get(ep);
     if (!p) {
       p = (async () => {
@@ -201,6 +247,42 @@ export class BrowserHost {
     const a = info.adapter!;
     const adapter = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ') || 'unnamed adapter';
     return `onnxruntime-web ${ortVersion} (${BUNDLE.webgpu}), WebGPU execution provider only, adapter: ${adapter}, Chromium ${chrome}`;
+  }
+
+  /** One line about the standalone page: Chromium's version and whether it has WebAssembly SIMD. */
+  async describeStandalone(): Promise<string> {
+    const { page } = await this.page('standalone');
+    const info = await page.evaluate(() => (globalThis as unknown as StandaloneWindow).standalone.info());
+    return `standalone decoder.mjs (${info.simd ? 'WebAssembly SIMD kernel' : 'JavaScript kernel: no WebAssembly SIMD'}), Chromium ${this.browser.version()}`;
+  }
+
+  /** Serves a standalone module and its weights, loads them in the standalone page (size and SHA-256 checked there). */
+  async openStandalone(moduleText: string, weights: Uint8Array, weightsFile: string, precision: string, label: string): Promise<RuntimeSession & { kernel: string }> {
+    const { page, errors } = await this.page('standalone');
+    const key = String(this.nextModel++);
+    this.files.set(`${key}/decoder.mjs`, { type: MIME['.mjs'], bytes: new TextEncoder().encode(moduleText) });
+    this.files.set(`${key}/${weightsFile}`, { type: 'application/octet-stream', bytes: weights });
+    const base = `${this.origin}/files/${key}/`;
+    let opened: { id: number; kernel: string };
+    try {
+      opened = await page.evaluate((a) => (globalThis as unknown as StandaloneWindow).standalone.open(a.m, a.w, a.p), { m: `${base}decoder.mjs`, w: `${base}${weightsFile}`, p: precision });
+    } catch (err) {
+      throw new Error(`${label}: loading the standalone decoder failed: ${firstLine(err)}${errors.length ? ` (${errors.at(-1)})` : ''}`);
+    } finally {
+      this.files.delete(`${key}/decoder.mjs`);
+      this.files.delete(`${key}/${weightsFile}`);
+    }
+    return {
+      kernel: opened.kernel,
+      async run(feeds: Feed[]) {
+        const args = { id: opened.id, feeds: feeds.map((f) => ({ name: f.name, dims: f.dims, b64: toB64(f.data) })) };
+        const result = await page.evaluate((a) => (globalThis as unknown as StandaloneWindow).standalone.run(a.id, a.feeds), args);
+        return Object.fromEntries(Object.entries(result.out).map(([k, v]) => [k, fromB64(v.b64)]));
+      },
+      async release() {
+        await page.evaluate((i) => (globalThis as unknown as StandaloneWindow).standalone.release(i), opened.id).catch(() => undefined);
+      },
+    };
   }
 
   /** Serves the model, creates a session on `ep` alone (onnxruntime-web throws if that EP cannot run it). */

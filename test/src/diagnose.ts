@@ -16,14 +16,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { LoadedModel } from '@vae/models/node';
-import type { ModelProto, NodeProto } from '@vae/export';
+import type { ModelProto, NodeProto } from '@vae/models/onnx';
 import type { GoldenSet } from './golden.js';
 import {
   constantTensors, evalNode, type ConstantTensor, evaluate, exposeIntermediates, loadModel, toValue, topologicalNodes, UnsupportedOpError, type Value,
 } from './graph.js';
 import { compareArrays } from './metrics.js';
 import type { RuntimeId, Runtime } from './runtimes.js';
-import { ELEMENTWISE_ATOL, HEADROOM, NODE_ATOL_FLOOR, UNIT_ROUNDOFF, gamma, toleranceFor } from './tolerances.js';
+import { ELEMENTWISE_ATOL, HEADROOM, NODE_ATOL_FLOOR, UNIT_ROUNDOFF, gamma, toleranceFor } from '@vae/models';
 
 // ---------------------------------------------------------------------------------------
 // 1. Weight audit against sibling graphs

@@ -3,7 +3,7 @@
  * inputs and the reference outputs, which are the trained tfjs model's outputs computed at
  * export (on the backend the manifest records).
  */
-import { readTensorFile } from '@vae/export';
+import { readTensorFile } from '@vae/models/onnx';
 import type { LoadedModel } from '@vae/models/node';
 
 /** A named float32 tensor (an input feed or an output). */

@@ -11,7 +11,7 @@
 import {
   DataType, decodeModel, encodeModel, fromFloat16Bits, fromTensorProto, toFloat16Bits,
   type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto,
-} from '@vae/export';
+} from '@vae/models/onnx';
 
 /** A tensor of float64 values (any ONNX numeric type, converted exactly). */
 export interface Value {

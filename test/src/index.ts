@@ -7,9 +7,6 @@
 export { verifyModelDirs, verifyModel, DEFAULT_REPORT_ROOT, TOOL, type VerifyOptions, type VerifyResult } from './verify.js';
 export { verifyCommand, parseRuntimeList } from './cli.js';
 export { compareArrays, concat, absDiff, minimumTolerance, to8bit, type ErrorMetrics, type MinimumTolerance } from './metrics.js';
-export {
-  OUTPUT_TOLERANCES, ELEMENTWISE_ATOL, HEADROOM, UNIT_ROUNDOFF, NODE_ATOL_FLOOR, gamma, toleranceFor, type Precision,
-} from './tolerances.js';
 export { RUNTIME_IDS, RUNTIME_LABELS, RuntimeSet, isRuntimeId, cudaUnavailableReason, CUDA_INSTALL_HINT, type RuntimeId, type Runtime, type RuntimeSession, type StartResult } from './runtimes.js';
 export { BrowserHost, CHROMIUM_PATH, CHROMIUM_ARGS, type BrowserEp } from './browser.js';
 export { readGolden, type Feed, type GoldenSet } from './golden.js';

@@ -7,6 +7,8 @@
  *   web-node         onnxruntime-web's wasm execution provider, in this Node process
  *   chromium-wasm    onnxruntime-web (ort.wasm build), wasm EP, in headless Chromium
  *   chromium-webgpu  onnxruntime-web (ort.webgpu build), WebGPU EP only, in headless Chromium
+ *   standalone-node      the standalone decoder module (@vae/export), compiled from the graph under test, in Node
+ *   standalone-chromium  the same module and weights, served to headless Chromium
  *
  * All sessions use one thread: results do not depend on it (onnxruntime splits GEMMs by
  * output blocks, never along the reduction), and the machines running CI are small.
@@ -14,12 +16,13 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { encodeModel } from '@vae/export';
+import { DataType, decodeModel, encodeModel, type ModelProto } from '@vae/models/onnx';
 import type { Feed } from './golden.js';
 import { BrowserHost, CHROMIUM_PATH, type BrowserEp } from './browser.js';
 
-export const RUNTIME_IDS = ['node-cpu', 'node-cuda', 'web-node', 'chromium-wasm', 'chromium-webgpu'] as const;
-export type RuntimeId = (typeof RUNTIME_IDS)[number];
+import { RUNTIME_IDS, type RuntimeId } from '@vae/models';
+
+export { RUNTIME_IDS, type RuntimeId };
 
 export const RUNTIME_LABELS: Record<RuntimeId, string> = {
   'node-cpu': 'onnxruntime-node, CPU EP',
@@ -27,6 +30,8 @@ export const RUNTIME_LABELS: Record<RuntimeId, string> = {
   'web-node': 'onnxruntime-web, wasm EP, in Node',
   'chromium-wasm': 'onnxruntime-web, wasm EP, in headless Chromium',
   'chromium-webgpu': 'onnxruntime-web, WebGPU EP, in headless Chromium',
+  'standalone-node': 'standalone decoder.mjs (no onnxruntime), in Node',
+  'standalone-chromium': 'standalone decoder.mjs (no onnxruntime), in headless Chromium',
 };
 
 export function isRuntimeId(s: string): s is RuntimeId {
@@ -63,7 +68,7 @@ function collect(results: Record<string, OrtTensor>): Record<string, Float32Arra
 }
 
 /** How to get onnxruntime-node's CUDA provider (see README.md, Install). */
-export const CUDA_INSTALL_HINT = 'install it with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a machine with an NVIDIA GPU and CUDA 12';
+export const CUDA_INSTALL_HINT = 'install it with ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install on a machine with an NVIDIA GPU and CUDA 12';
 
 function ortNodeBinaryDir(): string | undefined {
   try {
@@ -188,6 +193,58 @@ class BrowserRuntime implements Runtime {
   async close(): Promise<void> {}
 }
 
+/** The precision a graph's own storage implies (its initializers' types), for the standalone weights file's name. */
+function precisionOf(model: ModelProto): string {
+  const types = new Set(model.graph.initializer.map((t) => t.data_type));
+  return types.has(DataType.INT8) || types.has(DataType.UINT8) ? 'int8' : types.has(DataType.FLOAT16) ? 'fp16' : 'fp32';
+}
+
+/**
+ * The standalone decoder: the graph under test is compiled by @vae/export's generator into
+ * decoder.mjs + its weights file (exactly what `vae export` ships), which are loaded through the
+ * module's own loadDecoder (size and SHA-256 checked) and run with its default kernel.
+ */
+class StandaloneRuntime implements Runtime {
+  private sa!: typeof import('@vae/export/standalone');
+  constructor(readonly id: 'standalone-node' | 'standalone-chromium', private readonly host: () => Promise<BrowserHost>) {}
+
+  async start(): Promise<StartResult> {
+    this.sa = await import('@vae/export/standalone');
+    if (this.id === 'standalone-node') {
+      const simd = (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean } }).WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
+      return { ok: true, description: `standalone decoder.mjs (${simd ? 'WebAssembly SIMD kernel' : 'JavaScript kernel'}), Node ${process.version}` };
+    }
+    if (!existsSync(CHROMIUM_PATH)) return { ok: false, reason: `${CHROMIUM_PATH} not found (apt-get install chromium)` };
+    try {
+      return { ok: true, description: await (await this.host()).describeStandalone() };
+    } catch (err) {
+      return { ok: false, reason: (err as Error).message.split('\n')[0] };
+    }
+  }
+
+  async open(model: Uint8Array, label: string): Promise<RuntimeSession> {
+    const proto = decodeModel(model);
+    const precision = precisionOf(proto);
+    const file = `decoder${precision === 'fp32' ? '' : `.${precision}`}.weights.bin`;
+    const { program, weights } = this.sa.compileGraph(proto, { label, file, precision });
+    const text = this.sa.generateModule([program], { name: label, imageShape: [28, 28], producer: '@vae/test' });
+    if (this.id === 'standalone-chromium') return (await this.host()).openStandalone(text, weights, file, precision, label);
+    const mod = await import(`data:text/javascript;base64,${Buffer.from(text).toString('base64')}`) as {
+      loadDecoder(bytes: Uint8Array, options: { precision: string }): Promise<{ run(z: Float32Array, count: number): Record<string, Float32Array> }>;
+    };
+    const decoder = await mod.loadDecoder(weights, { precision });
+    return {
+      async run(feeds) {
+        const [f] = feeds;
+        return decoder.run(f.data, f.dims[0]);
+      },
+      async release() {},
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
 /**
  * The runtimes asked for, created lazily and shared: Chromium is launched once for both
  * browser rows (and every model verified with this set), and closed by close().
@@ -203,6 +260,7 @@ export class RuntimeSet {
       const host = () => (this.browser ??= BrowserHost.start());
       r = id === 'node-cpu' || id === 'node-cuda' ? new NodeRuntime(id)
         : id === 'web-node' ? new WebNodeRuntime()
+        : id === 'standalone-node' || id === 'standalone-chromium' ? new StandaloneRuntime(id, host)
         : new BrowserRuntime(id, host);
       this.runtimes.set(id, r);
     }

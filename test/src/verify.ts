@@ -12,7 +12,7 @@ import { heatmapPng } from './heatmap.js';
 import { absDiff, compareArrays, concat, minimumTolerance } from './metrics.js';
 import { writeReport, REPORT_FORMAT, REPORT_VERSION, type OutputResult, type ParityReport, type RowResult, type RuntimeInfo } from './report.js';
 import { RUNTIME_IDS, RUNTIME_LABELS, RuntimeSet, type RuntimeId } from './runtimes.js';
-import { toleranceFor } from './tolerances.js';
+import { toleranceFor } from '@vae/models';
 
 export const TOOL = '@vae/test 0.1.0 (vae verify)';
 /** Where reports go by default: ./parity-report/<model name>/ (never the model dir, which is checksummed). */
@@ -158,7 +158,7 @@ export async function verifyModel(model: LoadedModel, runtimes: RuntimeSet, repo
       trainingBackend: m.training.backend,
       exporterReference: anyGraph?.parity.reference ?? '',
     },
-    tolerances: 'per runtime x precision x output in test/src/tolerances.ts, reasoning in test/README.md',
+    tolerances: 'per runtime x precision x output in @vae/models (models/src/tolerances.ts), reasoning in test/README.md',
     runtimes: infos,
     rows,
     counts,

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeModel, fromTensorProto } from '@vae/export';
+import { decodeModel, fromTensorProto } from '@vae/models/onnx';
 import { loadModelDir } from '@vae/models/node';
 import { evaluate, toValue } from '../src/graph.js';
 import { readGolden } from '../src/golden.js';

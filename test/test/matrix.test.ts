@@ -13,17 +13,17 @@ import { loadModelDir } from '@vae/models/node';
 import { CHROMIUM_PATH } from '../src/browser.js';
 import { heatmapLayout } from '../src/heatmap.js';
 import { formatTable, REPORT_JSON, REPORT_MD } from '../src/report.js';
-import type { RuntimeId } from '../src/runtimes.js';
+import { RUNTIME_IDS, type RuntimeId } from '../src/runtimes.js';
 import { verifyModelDirs } from '../src/verify.js';
 import { IN_CI, RELEASED } from './helpers.js';
 
 const MODELS = ['mnist-n64-beta1', 'mnist-n2-beta1'];
-const BROWSER_ROWS: RuntimeId[] = ['chromium-wasm', 'chromium-webgpu'];
+const BROWSER_ROWS: RuntimeId[] = ['chromium-wasm', 'chromium-webgpu', 'standalone-chromium'];
 
-test('parity matrix: both released models pass on node-cpu, web-node, chromium-wasm and chromium-webgpu; node-cuda says why it skipped', { timeout: 600_000 }, async (t) => {
+test('parity matrix: both released models pass on node-cpu, web-node, chromium-wasm, chromium-webgpu and the standalone decoder in Node and Chromium; node-cuda says why it skipped', { timeout: 600_000 }, async (t) => {
   const chromium = existsSync(CHROMIUM_PATH);
   if (IN_CI) assert.ok(chromium, `CI must have Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`);
-  const mustRun: RuntimeId[] = ['node-cpu', 'web-node', ...(chromium ? BROWSER_ROWS : [])];
+  const mustRun: RuntimeId[] = ['node-cpu', 'web-node', 'standalone-node', ...(chromium ? BROWSER_ROWS : [])];
   const out = await mkdtemp(join(tmpdir(), 'vae-parity-'));
   try {
     const result = await verifyModelDirs(MODELS.map((m) => join(RELEASED, m)), { out, require: mustRun, log: (l) => t.diagnostic(l) });
@@ -45,11 +45,12 @@ test('parity matrix: both released models pass on node-cpu, web-node, chromium-w
       if (chromium) {
         assert.match(info['chromium-webgpu'].description!, /WebGPU execution provider only, adapter: /);
         assert.match(info['chromium-wasm'].description!, /wasm execution provider/);
+        assert.match(info['standalone-chromium'].description!, /^standalone decoder\.mjs \(WebAssembly SIMD kernel\), Chromium /);
       }
 
       // Rows: every graph on every runtime; ran rows pass with every metric filled in.
       const graphs = Object.keys(m.graphs);
-      assert.equal(report.rows.length, graphs.length * 5);
+      assert.equal(report.rows.length, graphs.length * RUNTIME_IDS.length);
       for (const row of report.rows) {
         if (!mustRun.includes(row.runtime)) continue;
         assert.equal(row.status, 'pass', `${row.graph} on ${row.runtime}`);

@@ -35,7 +35,7 @@ test('vae verify fails on a perturbed decoder and names the perturbed Gemm as th
     const report = JSON.parse(await readFile(join(out, 'mnist-n2-beta1', 'parity-report.json'), 'utf8')) as ParityReport;
     assert.equal(report.passed, false);
     const ran: string[] = report.runtimes.filter((x) => x.status === 'ran').map((x) => x.id);
-    const expected = ['node-cpu', 'web-node', ...(IN_CI || existsSync(CHROMIUM_PATH) ? ['chromium-wasm', 'chromium-webgpu'] : [])];
+    const expected = ['node-cpu', 'web-node', 'standalone-node', ...(IN_CI || existsSync(CHROMIUM_PATH) ? ['chromium-wasm', 'chromium-webgpu', 'standalone-chromium'] : [])];
     for (const id of expected) assert.ok(ran.includes(id), `${id} ran`);
     for (const row of report.rows.filter((x) => x.status !== 'skipped')) {
       assert.equal(row.graph, 'decoder');
