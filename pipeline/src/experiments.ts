@@ -9,10 +9,11 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { gitInfo } from '@vae/export';
-import { batchToPng, type ImageBatch } from '@vae/runtime-node';
+import { writeFileAtomic, writeJsonAtomic } from '@vae/models/node';
+import { imagesToPng, type Images } from '@vae/runtime-core';
 import {
   CHECKPOINT_FILE, decode, disposeVae, encode, evaluateRun, importanceWeightedNll, loadDataset, loadTrainedModel, selectBackend,
-  standardNormal, train, writeFileAtomic, writeJsonAtomic, type BackendChoice, type EpochRecord, type LossMeans, type VaeModel,
+  standardNormal, train, type BackendChoice, type EpochRecord, type LossMeans, type VaeModel,
 } from '@vae/train';
 import { loadConfig, TABLE1_CONFIGS, type PipelineConfig } from './config.js';
 import { embed2d, lossCurvesPng, scatterPng, stripPng } from './figures.js';
@@ -124,7 +125,7 @@ export async function runPaperExperiments(options: ExperimentOptions = {}): Prom
   await mkdir(outDir, { recursive: true });
   const test = await loadDataset({ dataset: 'mnist', split: 'test' });
   const figures: string[] = [];
-  const save = async (name: string, png: Buffer) => {
+  const save = async (name: string, png: Uint8Array) => {
     await writeFileAtomic(join(outDir, name), png);
     figures.push(name);
     log(`figure ${relative(REPO_ROOT, join(outDir, name))}`);
@@ -199,9 +200,9 @@ export async function runPaperExperiments(options: ExperimentOptions = {}): Prom
       const tiles = new Float32Array(4 * shown * 784);
       for (let half = 0; half < 2; half++) {
         tiles.set(originals.subarray(half * shown * 784, (half + 1) * shown * 784), 2 * half * shown * 784);
-        tiles.set(recon.data.subarray(half * shown * 784, (half + 1) * shown * 784), (2 * half + 1) * shown * 784);
+        tiles.set(recon.pixels.subarray(half * shown * 784, (half + 1) * shown * 784), (2 * half + 1) * shown * 784);
       }
-      await save('n64-reconstructions.png', await gridPng({ data: tiles, count: 4 * shown, width: 28, height: 28 }, { columns: shown }));
+      await save('n64-reconstructions.png', await gridPng({ pixels: tiles, count: 4 * shown, width: 28, height: 28 }, { columns: shown }));
       await save('n64-samples.png', await gridPng(decodeBatch(model, standardNormal(64 * n, 1), 64), { columns: 8 }));
       const means = encodeMeans(model, test.images);
       log('  embedding the 10,000 n = 64 latent means in 2-D (a minute or two)');
@@ -236,9 +237,9 @@ async function withModel(runDir: string, use: (model: VaeModel) => Promise<void>
   }
 }
 
-function decodeBatch(model: VaeModel, z: Float32Array, count: number): ImageBatch {
-  const data = tf.tidy(() => decode(model, tf.tensor2d(z, [count, model.config.latentSize])).dataSync() as Float32Array);
-  return { data, count, width: 28, height: 28 };
+function decodeBatch(model: VaeModel, z: Float32Array, count: number): Images {
+  const pixels = tf.tidy(() => decode(model, tf.tensor2d(z, [count, model.config.latentSize])).dataSync() as Float32Array);
+  return { pixels, count, width: 28, height: 28 };
 }
 
 /** Latent means of `images` (rows of 784 pixels), in chunks. */
@@ -252,8 +253,8 @@ function encodeMeans(model: VaeModel, images: Float32Array): Float32Array {
   return out;
 }
 
-async function gridPng(batch: ImageBatch, options: { columns: number; scale?: number }): Promise<Buffer> {
-  return (await batchToPng(batch, { gap: 1, ...options })).png;
+async function gridPng(batch: Images, options: { columns: number; scale?: number }): Promise<Uint8Array> {
+  return imagesToPng(batch, { gap: 1, ...options }).png;
 }
 
 /**

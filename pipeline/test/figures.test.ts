@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { decodeImage, type RgbaImage } from '@vae/runtime-node';
+import { decodeImage, type RgbaImage } from '@vae/runtime-core';
 import { mulberry32, seededNormals } from '@vae/models';
 import { CATEGORY10, FigureError, embed2d, lossCurvesPng, scatterPng, stripPng, svgToPng } from '../src/figures.js';
 
@@ -14,7 +14,7 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 async function decodePng(png: Buffer): Promise<RgbaImage> {
   assert.ok(Buffer.isBuffer(png), 'a Buffer');
   assert.deepEqual(png.subarray(0, 8), PNG_SIGNATURE, 'PNG signature');
-  return decodeImage(png);
+  return decodeImage(png, 'figure');
 }
 
 const rgb = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
