@@ -183,7 +183,7 @@ test('export refuses to overwrite without --force; vae export --force replaces t
   } finally {
     console.log = log;
   }
-  assert.match(lines.join('\n'), /\[9\/9\] wrote /);
+  assert.match(lines.join('\n'), /\[10\/10\] wrote /);
   assert.match(lines.at(-1)!, /^done in [\d.]+ s: encoder\.onnx \(\d+ bytes\)/);
   const again = (await loadModelDir(outDir)).manifest;
   assert.equal(again.provenance.command, `vae export ${runDir} --out ${outDir} --force`);

@@ -104,3 +104,14 @@ describe('rgbaToPixels', () => {
     assert.throws(() => rgbaToPixels({ width: 0, height: 2, data: new Uint8Array(0) }), /0x2 is not an image size/);
   });
 });
+
+describe('runtime-core is browser-safe', () => {
+  it('no module imports node: built-ins', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const src = new URL('../src/', import.meta.url);
+    for (const file of await readdir(src)) {
+      const text = await readFile(new URL(file, src), 'utf8');
+      assert.doesNotMatch(text, /from\s+['"]node:|require\(|from\s+['"](fs|path|crypto|os|buffer)['"]|\bBuffer\./, file);
+    }
+  });
+});
