@@ -1,87 +1,132 @@
 /**
- * Training killed with SIGKILL at seeded random moments: the checkpoint is always readable,
- * at most the current epoch is lost, and resuming until done gives exactly the weights of
- * an uninterrupted run.
+ * Training SIGKILLed 12 times at chosen points: before the first checkpoint, mid-epoch
+ * (a training step in flight), during the test-set evaluation and during the checkpoint
+ * write itself (temporary file half written). After every kill the checkpoint is readable
+ * and holds every epoch the process reported; resuming until done gives exactly the
+ * weights and optimizer state of an uninterrupted run, and no temporary file is left.
+ *
+ * The kill points are reached with train's fault-injection hook (train/src/fault.ts):
+ * VAE_TRAIN_PAUSE_AT=<phase>:<n> makes `vae train` print `phase: <phase> ...` the n-th
+ * time it reaches <phase> and then block, and we SIGKILL it as soon as that line arrives.
+ * So each kill is proven to land where the process said it was, whatever the machine's
+ * speed. (The previous version killed after random delays, which outlived tiny epochs.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCheckpoint, CHECKPOINT_FILE } from '@vae/train';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-const RUN = ['--epochs', '4', '--train-limit', '3000', '--latent', '2', '--hidden', '64', '--batch-size', '100', '--backend', 'wasm'];
+const EPOCHS = 5;
+// 10 steps per epoch, 2 worker threads (the default), a tiny model.
+const RUN = ['--epochs', String(EPOCHS), '--train-limit', '1000', '--latent', '2', '--hidden', '64', '--batch-size', '100', '--backend', 'wasm'];
 
-/** mulberry32, for seeded kill delays. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+type Phase = 'start' | 'step' | 'evaluate' | 'checkpoint-write';
 
 /**
- * Runs `vae train` and SIGKILLs it `delayMs` after its first line matching `after`
- * (the backend line: before any checkpoint; an epoch line: somewhere in the next epoch,
- * its test evaluation or its checkpoint write). Resolves with the last epoch it printed.
+ * The kills, in order, each `[phase, n, epochs the checkpoint holds afterwards]` (n counts
+ * that phase's occurrences in the killed process; a run resumes from the checkpoint).
+ * Every phase is hit both before the first checkpoint and later.
  */
-function trainAndKill(out: string, resume: boolean, after: RegExp, delayMs: number): Promise<{ printed: number; finished: boolean }> {
-  const child = spawn(process.execPath, [CLI, 'train', '--out', out, ...RUN, ...(resume ? ['--resume'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+const KILLS: [Phase, number, number][] = [
+  ['start', 1, 0], // fresh run, nothing trained yet
+  ['step', 4, 0], // epoch 1, step 4
+  ['evaluate', 1, 0], // epoch 1's test evaluation
+  ['checkpoint-write', 1, 0], // epoch 1's checkpoint half written: no checkpoint yet
+  ['evaluate', 2, 1], // epoch 1 saved; epoch 2's evaluation
+  ['checkpoint-write', 1, 1], // epoch 2's checkpoint half written over epoch 1's
+  ['step', 15, 2], // epoch 2 saved; epoch 3, step 5
+  ['start', 1, 2], // resumed, killed before its first step
+  ['checkpoint-write', 2, 3], // epoch 3 saved; epoch 4's checkpoint half written
+  ['step', 7, 3], // epoch 4, step 7
+  ['checkpoint-write', 1, 3], // epoch 4's checkpoint half written
+  ['step', 13, 4], // epoch 4 saved; epoch 5, step 3
+];
+
+interface Killed { phase: string; marker: string; printed: number }
+
+/** Runs `vae train` with a pause point and SIGKILLs it when it announces the pause. */
+function trainAndKill(out: string, resume: boolean, pauseAt: string): Promise<Killed> {
+  const child = spawn(process.execPath, [CLI, 'train', '--out', out, ...RUN, ...(resume ? ['--resume'] : [])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, VAE_TRAIN_PAUSE_AT: pauseAt },
+  });
   let stdout = '', stderr = '';
-  let timer: NodeJS.Timeout | undefined;
   child.stderr.on('data', (d: Buffer) => { stderr += d; });
   child.stdout.on('data', (d: Buffer) => {
     stdout += d;
-    if (!timer && after.test(stdout)) timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+    if (/^phase: /m.test(stdout)) child.kill('SIGKILL');
   });
   return new Promise((resolve, reject) => {
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
+      const marker = /^phase: .*$/m.exec(stdout)?.[0];
+      if (signal !== 'SIGKILL' || !marker) {
+        return reject(new Error(`vae train (VAE_TRAIN_PAUSE_AT=${pauseAt}) was not killed at its pause point: exit ${code}, signal ${signal}\n${stdout}\n${stderr}`));
+      }
+      // Nothing may follow the marker: the process died where it announced it was.
+      assert.ok(stdout.trimEnd().endsWith(marker), `output after the marker:\n${stdout}`);
       const printed = Math.max(0, ...[...stdout.matchAll(/^epoch (\d+):/gm)].map((m) => Number(m[1])));
-      if (signal === 'SIGKILL') resolve({ printed, finished: false });
-      else if (code === 0) resolve({ printed, finished: true });
-      else reject(new Error(`vae train exited ${code}: ${stderr}`));
+      resolve({ phase: marker.split(' ')[1], marker, printed });
     });
   });
 }
 
-test('SIGKILL at random moments loses at most the current epoch and resumes to identical weights', async () => {
+test('SIGKILL at every kind of point loses at most the current epoch and resumes to identical weights', async () => {
   const root = await mkdtemp(join(tmpdir(), 'vae-crash-test-'));
   const straight = join(root, 'straight');
-  const r = spawnSync(process.execPath, [CLI, 'train', '--out', straight, ...RUN], { encoding: 'utf8' });
+  const env = { ...process.env };
+  delete env.VAE_TRAIN_PAUSE_AT;
+  const r = spawnSync(process.execPath, [CLI, 'train', '--out', straight, ...RUN], { encoding: 'utf8', env });
   assert.equal(r.status, 0, r.stderr);
   const reference = await loadCheckpoint(join(straight, CHECKPOINT_FILE));
+  const fullSize = (await stat(join(straight, CHECKPOINT_FILE))).size;
 
-  const random = rng(42);
-  for (let trial = 0; trial < 3; trial++) {
-    const out = join(root, `killed-${trial}`);
-    let kills = 0;
-    for (let attempt = 0; ; attempt++) {
-      // Trial 0 is first killed before any checkpoint exists; every other kill comes after
-      // an epoch was reported, so each attempt makes progress and the loop ends.
-      const beforeFirstCheckpoint = trial === 0 && attempt === 0;
-      const after = beforeFirstCheckpoint ? /backend:/ : /^epoch \d+:/m;
-      const delay = beforeFirstCheckpoint ? 200 : Math.floor(random() * 2500);
-      const { printed, finished } = await trainAndKill(out, existsSync(join(out, CHECKPOINT_FILE)), after, delay);
-      if (finished) break;
-      kills++;
-      assert.ok(attempt < 8, 'training never finished');
-      if (!existsSync(join(out, CHECKPOINT_FILE))) continue; // killed before the first checkpoint
-      // Always readable, never half-written; holds every epoch the process reported.
-      const ckpt = await loadCheckpoint(join(out, CHECKPOINT_FILE));
-      assert.ok(ckpt.progress.epoch >= printed, `checkpoint at epoch ${ckpt.progress.epoch}, but epoch ${printed} was reported`);
+  const out = join(root, 'killed');
+  const hits = new Map<string, number>();
+  let beforeFirstCheckpoint = 0;
+  for (const [i, [phase, n, expectedEpoch]] of KILLS.entries()) {
+    const resume = existsSync(join(out, CHECKPOINT_FILE));
+    const killed = await trainAndKill(out, resume, `${phase}:${n}`);
+    const what = `kill ${i + 1} (${killed.marker})`;
+    assert.equal(killed.phase, phase, what);
+    hits.set(phase, (hits.get(phase) ?? 0) + 1);
+    const temporaries = (await readdir(out)).filter((f) => f.endsWith('.tmp'));
+    if (phase === 'checkpoint-write') {
+      // The process died with its temporary checkpoint partly written.
+      assert.equal(temporaries.length, 1, `${what}: temporary files ${temporaries}`);
+      const size = (await stat(join(out, temporaries[0]))).size;
+      assert.ok(size > 0 && size < fullSize, `${what}: temporary file of ${size} bytes, a full checkpoint has ${fullSize}`);
     }
-    const final = await loadCheckpoint(join(out, CHECKPOINT_FILE));
-    assert.equal(final.progress.epoch, 4);
-    assert.deepEqual(final.state.weights, reference.state.weights, `trial ${trial} (${kills} kills): weights differ`);
-    const leftovers = (await readdir(out)).filter((f) => f.endsWith('.tmp'));
-    assert.deepEqual(leftovers, []);
-    console.log(`trial ${trial}: ${kills} SIGKILLs, resumed to identical weights`);
+    if (!existsSync(join(out, CHECKPOINT_FILE))) {
+      assert.equal(expectedEpoch, 0, `${what}: no checkpoint`);
+      beforeFirstCheckpoint++;
+      continue;
+    }
+    // Always readable, never half-written; holds every epoch the process reported.
+    const ckpt = await loadCheckpoint(join(out, CHECKPOINT_FILE));
+    assert.equal(ckpt.progress.epoch, expectedEpoch, what);
+    assert.ok(ckpt.progress.epoch >= killed.printed, `${what}: checkpoint at epoch ${ckpt.progress.epoch}, but epoch ${killed.printed} was reported`);
   }
+
+  const kills = KILLS.length;
+  console.log(`${kills} SIGKILLs: ${[...hits].map(([p, c]) => `${c} x ${p}`).join(', ')}; ${beforeFirstCheckpoint} before the first checkpoint`);
+  assert.ok(kills >= 10);
+  for (const phase of ['start', 'step', 'evaluate', 'checkpoint-write']) assert.ok((hits.get(phase) ?? 0) >= 1, `never killed at ${phase}`);
+  assert.ok(beforeFirstCheckpoint >= 1);
+
+  // Resume to the end, without a pause point.
+  const done = spawnSync(process.execPath, [CLI, 'train', '--out', out, ...RUN, '--resume'], { encoding: 'utf8', env });
+  assert.equal(done.status, 0, done.stderr);
+  const final = await loadCheckpoint(join(out, CHECKPOINT_FILE));
+  assert.equal(final.progress.epoch, EPOCHS);
+  assert.deepEqual(final.state.weights, reference.state.weights, `weights differ after ${kills} kills`);
+  assert.deepEqual(final.state.adam, reference.state.adam);
+  assert.deepEqual((await readdir(out)).filter((f) => f.endsWith('.tmp')), []);
+  const log = (await readFile(join(out, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).epoch);
+  assert.deepEqual(log, Array.from({ length: EPOCHS }, (_, e) => e + 1));
 });

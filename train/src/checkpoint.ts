@@ -8,6 +8,7 @@
  */
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
+import { pausePoint } from './fault.js';
 import type { TrainerState } from './step.js';
 import type { RunConfig } from './config.js';
 
@@ -51,7 +52,10 @@ export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<vo
   try {
     await file.write(prefix);
     await file.write(json);
-    for (const [, data] of named) await file.write(littleEndianBytes(data));
+    for (const [i, [, data]] of named.entries()) {
+      if (i === named.length >> 1) pausePoint('checkpoint-write', `epoch ${ckpt.progress.epoch}`); // fault injection (fault.ts)
+      await file.write(littleEndianBytes(data));
+    }
     await file.sync();
   } catch (err) {
     await file.close();

@@ -1,17 +1,24 @@
 /**
  * Data-parallel training on worker threads (tfjs-wasm runs single-threaded under Node,
- * so this is how a step uses more than one core).
+ * so this is how a step uses more than one core). An optimisation behind the same
+ * `Trainer` interface as LocalTrainer (step.ts), which is the reference to read first.
  *
- * Every worker holds a full model and Adam, built from the same seed. A step splits the
- * batch into one contiguous shard per worker; each worker writes the gradient of its
- * shard's mean loss into its own slot of a SharedArrayBuffer. Then every worker forms
- * sum_k (rows_k / rows) * slot_k in the same order (slot 0, 1, ...), so all of them get
- * a bit-identical batch-mean gradient and apply the same Adam update: the weights stay
- * identical everywhere without ever being sent. Results depend only on the thread count.
+ * Every worker holds a full model (same seed: same initial weights). The weights, Adam's
+ * moments and one gradient slot per worker live in SharedArrayBuffers, as flat float32
+ * vectors in `variables()` order. One step, in every worker at once (worker.ts):
+ *   1. forward/backward on its contiguous shard of the batch; gradient of the shard's mean
+ *      loss into its slot;
+ *   2. barrier (Atomics on shared memory, no message round trip);
+ *   3. Adam on its own slice of the parameter vector (the update is sharded, not repeated):
+ *      the batch-mean gradient sum_k (rows_k / rows) * slot_k, added in slot order, so the
+ *      result depends only on the thread count; then m, v and the weights of that slice;
+ *   4. barrier; copy the shared weights into its tfjs variables.
+ * The main thread posts one message per worker per step and gets one reply each.
  *
- * Control goes through postMessage (a round trip costs well under a millisecond, against
- * ~20 ms of compute per step); a worker handles its messages one at a time, in order.
- * The code run in the workers is `worker.ts`.
+ * The sharded update is bit-identical to the tfjs-ops Adam of adam.ts (see
+ * `adamUpdateSlice`), so a run's numbers do not depend on how the update is split. Control
+ * goes through postMessage; a worker handles its messages one at a time, in order, so
+ * calls can be posted as soon as they are made. The code run in the workers is `worker.ts`.
  */
 import { Worker } from 'node:worker_threads';
 import type { RunConfig } from './config.js';
@@ -20,14 +27,32 @@ import type { LossSums, Trainer, TrainerState } from './step.js';
 /** What a worker gets at start-up. */
 export interface WorkerInit {
   config: RunConfig;
-  /** 2 parities x threads slots of `paramCount` floats: gradients of step s go to parity s % 2. */
-  gradients: SharedArrayBuffer;
+  /** (3 + threads) x `paramCount` floats: weights, Adam's m and v, then one gradient slot per worker. */
+  shared: SharedArrayBuffer;
+  /** Int32 words at the indices below: a barrier's arrival count and generation, and the abort flag. */
+  control: SharedArrayBuffer;
   paramCount: number;
+  /** This worker's number, 0 ... threads - 1. */
+  index: number;
+  threads: number;
+}
+
+export const BARRIER_COUNT = 0;
+export const BARRIER_GENERATION = 1;
+export const ABORTED = 2;
+
+/** Milliseconds of one step in one worker, by phase. */
+export interface StepTimes {
+  /** Forward and backward pass of the shard, gradient copied to shared memory. */
+  gradients: number;
+  /** Waiting at the two barriers: for the other workers' gradients, then their updates. */
+  exchange: number;
+  /** Sum of the gradients and Adam on this worker's slice; new weights into tfjs. */
+  optimizer: number;
 }
 
 export type Request =
-  | { type: 'gradients'; x: Float32Array; eps: Float32Array; slot: number }
-  | { type: 'apply'; parity: number; weights: number[] }
+  | { type: 'step'; x: Float32Array; eps: Float32Array; weights: number[] }
   | { type: 'evaluate'; x: Float32Array; eps: Float32Array }
   | { type: 'getState' }
   | { type: 'setState'; state: TrainerState };
@@ -86,20 +111,26 @@ function startWorker(workerData: WorkerInit): Worker {
 
 export class ParallelTrainer implements Trainer {
   private nextId = 1;
-  private steps = 0;
   /** Set by the first worker failure; every later call rejects with it (the replicas may have diverged). */
   private failure: Error | undefined;
   private disposed = false;
-  /** The tail of the public calls, which run one after another (see `serial`). */
-  private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Milliseconds spent in each phase over all steps so far, as seen by worker 0 (the
+   * benchmark prints them per step). `steps` counts the steps they cover.
+   */
+  readonly phaseTimes: StepTimes & { steps: number } = { gradients: 0, exchange: 0, optimizer: 0, steps: 0 };
 
-  private constructor(private readonly threads: Thread[], private readonly config: RunConfig) {}
+  private constructor(private readonly threads: Thread[], private readonly config: RunConfig, private readonly control: Int32Array) {}
 
   static async create(config: RunConfig): Promise<ParallelTrainer> {
     const n = paramCount(config.model);
-    const init: WorkerInit = { config, gradients: new SharedArrayBuffer(2 * config.threads * n * 4), paramCount: n };
-    const threads = Array.from({ length: config.threads }, () => ({ worker: startWorker(init), pending: new Map() }));
-    const trainer = new ParallelTrainer(threads, config);
+    const shared = new SharedArrayBuffer((3 + config.threads) * n * 4);
+    const control = new SharedArrayBuffer(3 * 4);
+    const threads = Array.from({ length: config.threads }, (_, index) => ({
+      worker: startWorker({ config, shared, control, paramCount: n, index, threads: config.threads }),
+      pending: new Map(),
+    }));
+    const trainer = new ParallelTrainer(threads, config, new Int32Array(control));
     try {
       await Promise.all(threads.map((t, k) => trainer.listen(t, k)));
     } catch (err) {
@@ -136,9 +167,16 @@ export class ParallelTrainer implements Trainer {
     });
   }
 
+  /** Lets workers waiting at a barrier give up (a worker failed, or we are disposing). */
+  private abortBarriers(): void {
+    Atomics.store(this.control, ABORTED, 1);
+    Atomics.notify(this.control, BARRIER_GENERATION);
+  }
+
   /** Rejects `first` and every pending call with `err`, and remembers it for later calls. */
   private fail(err: Error, first?: Pending): void {
     this.failure ??= err;
+    this.abortBarriers();
     first?.reject(err);
     for (const t of this.threads) {
       for (const p of t.pending.values()) p.reject(this.failure);
@@ -157,15 +195,10 @@ export class ParallelTrainer implements Trainer {
   }
 
   /**
-   * Runs public calls in order, as LocalTrainer's effectively do: the gradients of a
-   * step must not be requested before the previous step's update has been sent.
+   * Posts a request to worker `k` now. Workers handle requests in arrival order, and every
+   * call to several workers posts to all of them in one go, so all workers see the same
+   * sequence of steps (which their barriers rely on).
    */
-  private serial<T>(f: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(f);
-    this.queue = result.catch(() => {});
-    return result;
-  }
-
   private call<T>(k: number, request: Request, transfer: ArrayBuffer[] = []): Promise<T> {
     if (this.disposed) return Promise.reject(new Error('parallel trainer: already disposed'));
     if (this.failure) return Promise.reject(this.failure);
@@ -178,10 +211,16 @@ export class ParallelTrainer implements Trainer {
     });
   }
 
+  /** The same request to every worker, posted to all before any reply can arrive. */
+  private callAll<T>(requests: (k: number) => [Request, ArrayBuffer[]?]): Promise<T[]> {
+    if (this.disposed) return Promise.reject(new Error('parallel trainer: already disposed'));
+    if (this.failure) return Promise.reject(this.failure);
+    return Promise.all(this.threads.map((_, k) => this.call<T>(k, ...requests(k))));
+  }
+
   /**
-   * Copies x and eps into one shard per worker (fresh arrays, so they can be transferred),
-   * right away: like LocalTrainer, we are done reading the caller's arrays when the call
-   * returns, even if it then waits behind an earlier call.
+   * Copies x and eps into one shard per worker (fresh arrays, so they can be transferred):
+   * like LocalTrainer, we are done reading the caller's arrays when the call returns.
    */
   private split(x: Float32Array, eps: Float32Array, minRows: number): Shard[] {
     const { inputSize, latentSize } = this.config.model;
@@ -201,47 +240,43 @@ export class ParallelTrainer implements Trainer {
   /** One Adam step on a batch; returns the batch's loss sums (before the update). */
   async trainStep(x: Float32Array, eps: Float32Array): Promise<LossSums> {
     const shards = this.split(x, eps, 1);
-    return this.serial(async () => {
-      const rows = x.length / this.config.model.inputSize;
-      const parity = this.steps++ % 2;
-      const sums = await Promise.all(shards.map((s, k) => {
-        const slot = parity * this.threads.length + k;
-        return this.call<{ bce: number; kl: number }>(k, { type: 'gradients', x: s.x, eps: s.eps, slot }, [s.x.buffer, s.eps.buffer]);
-      }));
-      // Not awaited: the update runs while the caller prepares the next batch, and each
-      // worker handles it before the next step's gradients anyway. Step s+1 writes the
-      // other parity's slots, so a fast worker never overwrites gradients a slower one is
-      // still adding up. A failure here rejects whatever is pending next (see `fail`).
-      const weights = shards.map((s) => s.rows / rows);
-      this.threads.forEach((_, k) => this.call(k, { type: 'apply', parity, weights }).catch(() => {}));
-      return addUp(sums, rows);
-    });
+    const rows = x.length / this.config.model.inputSize;
+    const weights = shards.map((s) => s.rows / rows);
+    const results = await this.callAll<{ bce: number; kl: number; times: StepTimes }>((k) => [
+      { type: 'step', x: shards[k].x, eps: shards[k].eps, weights },
+      [shards[k].x.buffer, shards[k].eps.buffer],
+    ]);
+    const { times } = results[0];
+    this.phaseTimes.gradients += times.gradients;
+    this.phaseTimes.exchange += times.exchange;
+    this.phaseTimes.optimizer += times.optimizer;
+    this.phaseTimes.steps += 1;
+    return addUp(results, rows);
   }
 
   /** Loss sums over x, each worker evaluating its share of the rows. */
   async evaluate(x: Float32Array, eps: Float32Array): Promise<LossSums> {
     const shards = this.split(x, eps, 0);
-    return this.serial(async () => {
-      const sums = await Promise.all(shards.map((s, k) =>
-        this.call<LossSums>(k, { type: 'evaluate', x: s.x, eps: s.eps }, [s.x.buffer, s.eps.buffer])));
-      return addUp(sums, x.length / this.config.model.inputSize);
-    });
+    const sums = await this.callAll<LossSums>((k) => [
+      { type: 'evaluate', x: shards[k].x, eps: shards[k].eps },
+      [shards[k].x.buffer, shards[k].eps.buffer],
+    ]);
+    return addUp(sums, x.length / this.config.model.inputSize);
   }
 
-  /** Weights and Adam state of worker `k` (all workers hold the same; other k are for tests). */
+  /** Worker `k`'s weights and the shared Adam state (all workers hold the same weights; other k are for tests). */
   getState(k = 0): Promise<TrainerState> {
-    return this.serial(() => this.call<TrainerState>(k, { type: 'getState' }));
+    return this.call<TrainerState>(k, { type: 'getState' });
   }
 
-  setState(state: TrainerState): Promise<void> {
-    return this.serial(async () => {
-      await Promise.all(this.threads.map((_, k) => this.call(k, { type: 'setState', state })));
-    });
+  async setState(state: TrainerState): Promise<void> {
+    await this.callAll(() => [{ type: 'setState', state }]);
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    this.abortBarriers();
     for (const t of this.threads) {
       for (const p of t.pending.values()) p.reject(new Error('parallel trainer: disposed'));
       t.pending.clear();

@@ -16,6 +16,7 @@ import { loadCheckpoint, saveCheckpoint, type Progress } from './checkpoint.js';
 import { DEFAULT_THREADS, PAPER_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
 import { loadDataset, type Dataset } from './data/datasets.js';
 import { createVae, validateConfig } from './model.js';
+import { pausePoint } from './fault.js';
 import { createParallelTrainer } from './parallel.js';
 import { deriveSeed, permutation, standardNormal } from './random.js';
 import { LocalTrainer, type LossSums, type Trainer } from './step.js';
@@ -149,6 +150,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   try {
     if (resumed) await trainer.setState(resumed.state);
+    pausePoint('start', `at epoch ${progress.epoch} step ${progress.stepInEpoch}`); // fault injection for tests (fault.ts)
     epochs: for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
       const order = permutation(trainCount, deriveSeed(config.seed, epoch));
       const sums: LossSums = { ...progress.partial };
@@ -166,7 +168,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           batch.set(trainSet.images.subarray(i * pixels, (i + 1) * pixels), r * pixels);
         }
         const eps = standardNormal(rows * model.latentSize, deriveSeed(config.seed, epoch, step));
-        const s = await trainer.trainStep(batch.subarray(0, rows * pixels), eps);
+        const pending = trainer.trainStep(batch.subarray(0, rows * pixels), eps);
+        pausePoint('step', `epoch ${epoch + 1} step ${step + 1}/${steps}`);
+        const s = await pending;
         sums.bce += s.bce; sums.kl += s.kl; sums.count += s.count;
         imagesThisSession += rows;
         options.onProgress?.({
@@ -176,7 +180,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         });
       }
       const trainSeconds = (performance.now() - started) / 1000;
-      const test = await trainer.evaluate(testSet.images, noiseForTest);
+      const pendingTest = trainer.evaluate(testSet.images, noiseForTest);
+      pausePoint('evaluate', `epoch ${epoch + 1}`);
+      const test = await pendingTest;
       const seconds = (performance.now() - started) / 1000;
       const record: EpochRecord = {
         epoch: epoch + 1,

@@ -1,78 +1,165 @@
 /**
  * One worker thread of the data-parallel trainer (the protocol is described in
- * parallel.ts). It owns a tfjs wasm backend, a model and an Adam, all built exactly as
- * in every other worker, and handles the main thread's requests one at a time.
+ * parallel.ts). It owns a tfjs wasm backend and a model built exactly as in every other
+ * worker; weights, Adam moments and gradients live in shared memory. It handles the main
+ * thread's requests one at a time, in arrival order.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { Adam } from './adam.js';
+import { adamUpdateSlice, type FlatAdam } from './adam.js';
 import { selectBackend } from './backend.js';
 import { createVae, variables } from './model.js';
-import type { Reply, Request, WorkerInit } from './parallel.js';
-import { computeGradients, evaluateSums, readState, writeState } from './step.js';
+import { shardRanges, type Reply, type Request, type StepTimes, type WorkerInit, ABORTED, BARRIER_COUNT, BARRIER_GENERATION } from './parallel.js';
+import { computeGradients, evaluateSums, type TrainerState } from './step.js';
 
-const { config, gradients, paramCount } = workerData as WorkerInit;
+const { config, shared, control, paramCount, index, threads } = workerData as WorkerInit;
 const port = parentPort!;
 
 await selectBackend('wasm');
 const model = createVae(config.model, config.seed); // same seed: same initial weights in every worker
 const params = variables(model);
-const adam = new Adam(params, { learningRate: config.learningRate });
 if (params.reduce((n, p) => n + p.size, 0) !== paramCount) throw new Error(`the model does not have ${paramCount} parameters`);
-/** Slot i of the shared gradient buffer: slots 0..threads-1 for even steps, the next ones for odd steps. */
-const slot = (i: number) => new Float32Array(gradients, i * paramCount * 4, paramCount);
 
-/** Gradient of this shard's mean loss into `out`; returns the shard's loss sums. */
-function shardGradients(x: Float32Array, eps: Float32Array, out: Float32Array) {
-  const rows = x.length / config.model.inputSize;
-  if (rows === 0) {
-    out.fill(0); // a batch smaller than the thread count leaves some shards empty
-    return { bce: 0, kl: 0 };
-  }
-  const { grads, bce, kl } = computeGradients(model, x, eps, config.beta);
+const floats = (i: number) => new Float32Array(shared, i * paramCount * 4, paramCount);
+const adam: FlatAdam = {
+  learningRate: config.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, // Adam's defaults (adam.ts)
+  params: floats(0), m: floats(1), v: floats(2),
+};
+/** Gradient slots, one per worker: worker k writes slot k, everyone reads all of them. */
+const slots = Array.from({ length: threads }, (_, k) => floats(3 + k));
+/** The elements of the flat parameter vector whose Adam update is this worker's job. */
+const [mine, mineEnd] = shardRanges(paramCount, threads)[index];
+const ctl = new Int32Array(control);
+let step = 0;
+
+/** Worker 0 publishes the initial weights (identical in every worker anyway). */
+if (index === 0) writeFlat(adam.params, params.map((p) => p.dataSync() as Float32Array));
+
+function writeFlat(out: Float32Array, tensors: ArrayLike<number>[]): void {
   let offset = 0;
-  for (const g of grads) {
-    out.set(g.dataSync(), offset); // a plain copy: the weighting happens while summing
-    offset += g.size;
-  }
-  const result = { bce: bce.dataSync()[0] * rows, kl: kl.dataSync()[0] * rows };
-  tf.dispose([...grads, bce, kl]);
-  return result;
+  for (const t of tensors) { out.set(t, offset); offset += t.length; }
+}
+
+function splitFlat(flat: Float32Array): Float32Array[] {
+  let offset = 0;
+  return params.map((p) => flat.slice(offset, (offset += p.size)));
+}
+
+/** Copies the shared weights into this worker's tfjs variables. */
+function loadWeights(): void {
+  let offset = 0;
+  tf.tidy(() => params.forEach((p) => p.assign(tf.tensor(adam.params.subarray(offset, (offset += p.size)), p.shape))));
 }
 
 /**
- * The batch-mean gradient, sum over k of weights[k] * slot k (weights[k] = shard rows /
- * batch rows), added in slot order so every worker gets the same bits; then an Adam step.
- * The adding is done by tfjs ops, which are SIMD in wasm and yield the tensors Adam needs.
+ * Waits until every worker has called it (a generation-counting barrier on shared
+ * memory; no round trip through the main thread). Gives up if the main thread sets ABORTED,
+ * which it does when a worker fails or the trainer is disposed, so no worker waits forever.
  */
-function applySummed(parity: number, weights: number[]) {
-  const first = parity * weights.length;
-  let offset = 0;
-  const grads = params.map((p) => {
-    const [start, end] = [offset, (offset += p.size)];
-    return tf.tidy(() => {
-      const part = (k: number) => tf.mul(tf.tensor(slot(first + k).subarray(start, end), p.shape), weights[k]);
-      let g = part(0);
-      for (let k = 1; k < weights.length; k++) g = tf.add(g, part(k));
-      return g;
-    });
-  });
-  adam.apply(grads);
-  tf.dispose(grads);
-}
-
-async function handle(r: Request): Promise<unknown> {
-  switch (r.type) {
-    case 'gradients': return shardGradients(r.x, r.eps, slot(r.slot));
-    case 'apply': return applySummed(r.parity, r.weights);
-    case 'evaluate': return evaluateSums(model, r.x, r.eps);
-    case 'getState': return readState(model, adam);
-    case 'setState': return writeState(model, adam, r.state);
+function barrier(): void {
+  const generation = Atomics.load(ctl, BARRIER_GENERATION);
+  if (Atomics.add(ctl, BARRIER_COUNT, 1) === threads - 1) {
+    Atomics.store(ctl, BARRIER_COUNT, 0);
+    Atomics.add(ctl, BARRIER_GENERATION, 1);
+    Atomics.notify(ctl, BARRIER_GENERATION);
+    return;
+  }
+  while (Atomics.load(ctl, BARRIER_GENERATION) === generation) {
+    if (Atomics.load(ctl, ABORTED)) throw new Error('aborted: another worker failed');
+    Atomics.wait(ctl, BARRIER_GENERATION, generation, 100);
   }
 }
 
-// One request at a time, in arrival order: `apply` of step s must finish before the
-// gradients of step s+1, and async handlers must not interleave.
+/** The tfjs wasm backend's heap, to copy gradients out without an intermediate array. */
+interface WasmBackendInternals { dataIdMap: { get(id: object): { memoryOffset: number } }; wasm: { HEAPF32: Float32Array } }
+
+function copyGradient(g: tf.Tensor, out: Float32Array, offset: number): void {
+  const b = tf.backend() as unknown as Partial<WasmBackendInternals>;
+  const entry = b.dataIdMap?.get(g.dataId);
+  if (b.wasm?.HEAPF32 && entry && g.dtype === 'float32') {
+    const start = entry.memoryOffset / 4;
+    out.set(b.wasm.HEAPF32.subarray(start, start + g.size), offset);
+  } else {
+    out.set(g.dataSync(), offset);
+  }
+}
+
+/**
+ * One training step: the gradient of this shard's mean loss into our slot; barrier; the
+ * Adam update of our slice of the weights from the weighted sum of all slots; barrier;
+ * the new weights into our variables. Returns the shard's loss sums and phase times.
+ */
+function trainStep(x: Float32Array, eps: Float32Array, weights: number[]) {
+  const t0 = performance.now();
+  const rows = x.length / config.model.inputSize;
+  const out = slots[index];
+  let bce = 0, kl = 0;
+  if (rows === 0) {
+    out.fill(0); // a batch smaller than the thread count leaves some shards empty
+  } else {
+    const r = computeGradients(model, x, eps, config.beta);
+    let offset = 0;
+    for (const g of r.grads) { copyGradient(g, out, offset); offset += g.size; }
+    bce = r.bce.dataSync()[0] * rows;
+    kl = r.kl.dataSync()[0] * rows;
+    tf.dispose([...r.grads, r.bce, r.kl]);
+  }
+  const t1 = performance.now();
+  barrier(); // every slot is written
+  const t2 = performance.now();
+  step += 1;
+  adamUpdateSlice(adam, step, slots, weights, mine, mineEnd);
+  const t3 = performance.now();
+  barrier(); // every slice is updated (and no slot is read any more)
+  const t4 = performance.now();
+  loadWeights();
+  const t5 = performance.now();
+  const times: StepTimes = { gradients: t1 - t0, exchange: t2 - t1 + (t4 - t3), optimizer: t3 - t2 + (t5 - t4) };
+  return { bce, kl, times };
+}
+
+function getState(): TrainerState {
+  return {
+    weights: params.map((p) => p.dataSync() as Float32Array), // this worker's copy (tests compare them)
+    adam: { step, m: splitFlat(adam.m), v: splitFlat(adam.v) },
+  };
+}
+
+/** Every worker writes its slice of the shared state, then loads the weights. */
+function setState(state: TrainerState): void {
+  if (state.weights.length !== params.length) {
+    throw new Error(`checkpoint has ${state.weights.length} weight tensors, the model has ${params.length}`);
+  }
+  params.forEach((p, i) => {
+    for (const part of [state.weights[i], state.adam.m[i], state.adam.v[i]]) {
+      if (part?.length !== p.size) throw new Error(`checkpoint tensor ${i} has ${part?.length} values, the model's has ${p.size}`);
+    }
+  });
+  let offset = 0;
+  params.forEach((p, i) => {
+    const lo = Math.max(mine, offset), hi = Math.min(mineEnd, offset + p.size);
+    if (lo < hi) {
+      adam.params.set(state.weights[i].subarray(lo - offset, hi - offset), lo);
+      adam.m.set(state.adam.m[i].subarray(lo - offset, hi - offset), lo);
+      adam.v.set(state.adam.v[i].subarray(lo - offset, hi - offset), lo);
+    }
+    offset += p.size;
+  });
+  step = state.adam.step;
+  barrier();
+  loadWeights();
+}
+
+function handle(r: Request): unknown {
+  switch (r.type) {
+    case 'step': return trainStep(r.x, r.eps, r.weights);
+    case 'evaluate': return evaluateSums(model, r.x, r.eps);
+    case 'getState': return getState();
+    case 'setState': return setState(r.state);
+  }
+}
+
+// One request at a time, in arrival order (evaluateSums is async: handlers must not interleave).
 let queue = Promise.resolve();
 port.on('message', (m: Request & { id: number }) => {
   queue = queue.then(async () => {

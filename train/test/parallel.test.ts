@@ -3,6 +3,8 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { Adam, adamUpdateSlice } from '../src/adam.js';
 import { selectBackend } from '../src/backend.js';
 import type { RunConfig } from '../src/config.js';
 import { createVae } from '../src/model.js';
@@ -64,6 +66,39 @@ function assertClose(actual: LossSums, expected: LossSums, relative: number): vo
     assert.ok(err <= relative, `${key}: ${actual[key]} vs ${expected[key]} (relative error ${err})`);
   }
 }
+
+test('the sharded Adam update is bit-identical to a tfjs-ops gradient sum and Adam.apply', () => {
+  const shapes = [[37, 11], [11], [5, 3]];
+  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  const n = sizes.reduce((a, b) => a + b, 0);
+  const rand = mulberry32(3);
+  const init = Float32Array.from({ length: n }, () => rand() - 0.5);
+  let offset = 0;
+  const vars = shapes.map((s, i) => tf.variable(tf.tensor(init.slice(offset, (offset += sizes[i])), s)));
+  const adam = new Adam(vars, { learningRate: 1e-3 });
+  const flat = { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, params: init.slice(), m: new Float32Array(n), v: new Float32Array(n) };
+  const weights = [6 / 11, 5 / 11];
+  for (let step = 1; step <= 6; step++) {
+    // Gradients over many magnitudes, with exact zeros (empty shards) now and then.
+    const parts = weights.map(() => Float32Array.from({ length: n }, () => (rand() < 0.1 ? 0 : (rand() - 0.5) * 10 ** (rand() * 12 - 9))));
+    offset = 0;
+    const grads = vars.map((v, i) => {
+      const [start, end] = [offset, (offset += sizes[i])];
+      return tf.tidy(() => tf.add(
+        tf.mul(tf.tensor(parts[0].subarray(start, end), v.shape), weights[0]),
+        tf.mul(tf.tensor(parts[1].subarray(start, end), v.shape), weights[1])));
+    });
+    adam.apply(grads);
+    tf.dispose(grads);
+    for (const [start, end] of shardRanges(n, 3)) adamUpdateSlice(flat, step, parts, weights, start, end); // slices cut tensors
+  }
+  const concat = (ts: ArrayLike<number>[]) => Float32Array.from(ts.flatMap((t) => Array.from(t)));
+  assert.deepEqual(flat.params, concat(vars.map((v) => v.dataSync())));
+  assert.deepEqual(flat.m, concat((adam as unknown as { m: tf.Variable[] }).m.map((t) => t.dataSync())));
+  assert.deepEqual(flat.v, concat((adam as unknown as { v: tf.Variable[] }).v.map((t) => t.dataSync())));
+  adam.dispose();
+  tf.dispose(vars);
+});
 
 test('shards are contiguous and differ in size by at most one', () => {
   assert.deepEqual(shardRanges(11, 2), [[0, 6], [6, 11]]);

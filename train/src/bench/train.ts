@@ -1,67 +1,121 @@
 /**
- * `npm run bench:train`: milliseconds per training step of the paper model (batch 256)
- * on every available backend, and on wasm worker threads (BENCH_THREADS, default: one per
- * core, at least 2). Random inputs: speed does not depend on the data.
+ * `npm run bench:train`: milliseconds per training step of the paper model (batch 256).
+ *
+ * First wasm in this thread against wasm on worker threads (BENCH_THREADS, default: one
+ * per core, at least 2), timed alternately in BENCH_ROUNDS rounds of BENCH_STEPS / rounds
+ * steps each, so both see the same machine load; it prints each one's mean, the ratio per
+ * round, and the time split by phase. Then the other backends, if installed.
+ * Random inputs: speed does not depend on the data.
  */
+import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendChoice } from '../backend.js';
 import { createVae, PAPER_MODEL } from '../model.js';
-import { LocalTrainer, type Trainer } from '../step.js';
-import { availableParallelism } from 'node:os';
+import { computeGradients, LocalTrainer, type Trainer } from '../step.js';
+import { availableParallelism, loadavg } from 'node:os';
 import { PAPER_DEFAULTS } from '../config.js';
-import { createParallelTrainer } from '../parallel.js';
+import { ParallelTrainer } from '../parallel.js';
 import { mulberry32, standardNormal } from '../random.js';
 
 const BATCH = 256;
 const STEP_FLOP = 0.9e9; // forward + backward of the paper model at batch 256, ~3x the forward matmuls
 
-/** Times `trainer.trainStep` on one fixed random batch (speed does not depend on the data). */
-async function benchTrainer(trainer: Trainer, steps: number) {
-  const rand = mulberry32(1);
-  const x = Float32Array.from({ length: BATCH * PAPER_MODEL.inputSize }, () => rand());
-  const eps = standardNormal(BATCH * PAPER_MODEL.latentSize, 2);
-  for (let i = 0; i < 5; i++) await trainer.trainStep(x, eps); // warm up
+const rand = mulberry32(1);
+const x = Float32Array.from({ length: BATCH * PAPER_MODEL.inputSize }, () => rand());
+const eps = standardNormal(BATCH * PAPER_MODEL.latentSize, 2);
+
+interface Split { gradients: number; exchange: number; optimizer: number }
+
+/** LocalTrainer.trainStep with its two phases timed (tfjs-wasm runs ops synchronously). */
+async function timedLocalStep(t: LocalTrainer, split: Split): Promise<void> {
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await trainer.trainStep(x, eps);
-  // A parallel trainer's last Adam update runs after trainStep returns: a 1-image evaluation waits for it.
-  await trainer.evaluate(x.subarray(0, PAPER_MODEL.inputSize), eps.subarray(0, PAPER_MODEL.latentSize));
-  const ms = (performance.now() - t0) / steps;
-  return { ms, imagesPerSec: (BATCH * 1000) / ms, gflops: STEP_FLOP / ms / 1e6 };
+  const { grads, bce, kl } = computeGradients(t.model, x, eps, t.beta);
+  const t1 = performance.now();
+  t.adam.apply(grads);
+  const t2 = performance.now();
+  await Promise.all([bce.data(), kl.data()]);
+  tf.dispose([...grads, bce, kl]);
+  split.gradients += t1 - t0;
+  split.optimizer += t2 - t1;
 }
 
-/** One training step of the paper model in this thread, on a tfjs backend. */
+const cpuMicros = (since: NodeJS.CpuUsage) => { const d = process.cpuUsage(since); return d.user + d.system; };
+const ms = (v: number) => `${v.toFixed(1).padStart(6)} ms`;
+const line = (name: string, perStep: number) =>
+  `${name.padEnd(62)} ${perStep.toFixed(1).padStart(7)} ms/step ${((BATCH * 1000) / perStep).toFixed(0).padStart(7)} img/s ${(STEP_FLOP / perStep / 1e6).toFixed(1).padStart(6)} GFLOP/s`;
+
+/** wasm: 1 thread against `threads` worker threads, alternately. */
+async function benchWasm(threads: number, steps: number, rounds: number): Promise<void> {
+  const info = await selectBackend('wasm');
+  const local = new LocalTrainer(createVae(PAPER_MODEL, 1), 1, 1e-4);
+  const parallel = await ParallelTrainer.create({ ...PAPER_DEFAULTS, model: PAPER_MODEL, threads, seed: 1, learningRate: 1e-4 });
+  const perRound = Math.max(1, Math.round(steps / rounds));
+  const localSplit: Split = { gradients: 0, exchange: 0, optimizer: 0 };
+  const times = { local: [] as number[], parallel: [] as number[] };
+  const cpu = { local: 0, parallel: 0 }; // process CPU time, all threads (microseconds)
+  try {
+    for (let i = 0; i < 5; i++) { await timedLocalStep(local, { ...localSplit }); await parallel.trainStep(x, eps); } // warm up
+    const before = { ...parallel.phaseTimes };
+    const load = loadavg()[0];
+    for (let r = 0; r < rounds; r++) {
+      let [t0, c0] = [performance.now(), process.cpuUsage()];
+      for (let i = 0; i < perRound; i++) await timedLocalStep(local, localSplit);
+      times.local.push((performance.now() - t0) / perRound);
+      cpu.local += cpuMicros(c0);
+      [t0, c0] = [performance.now(), process.cpuUsage()];
+      for (let i = 0; i < perRound; i++) await parallel.trainStep(x, eps);
+      times.parallel.push((performance.now() - t0) / perRound);
+      cpu.parallel += cpuMicros(c0);
+    }
+    const n = rounds * perRound;
+    const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+    const [l, p] = [mean(times.local), mean(times.parallel)];
+    const after = parallel.phaseTimes;
+    const split = {
+      gradients: (after.gradients - before.gradients) / n,
+      exchange: (after.exchange - before.exchange) / n,
+      optimizer: (after.optimizer - before.optimizer) / n,
+    };
+    console.log(`wasm, 1 thread vs ${threads} worker threads, alternately: ${rounds} rounds x ${perRound} steps each (load average ${load.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end, ${availableParallelism()} cores)`);
+    console.log(line(info.description, l));
+    console.log(line(`wasm, ${threads} worker threads`, p));
+    const ratios = times.parallel.map((v, i) => v / times.local[i]).sort((a, b) => a - b);
+    console.log(`${threads} threads / 1 thread: ${(p / l).toFixed(2)} on the means; per round ${ratios.map((v) => v.toFixed(2)).join(' ')}`);
+    console.log(`CPU time per step (all threads): 1 thread ${ms(cpu.local / 1000 / n)}, ${threads} threads ${ms(cpu.parallel / 1000 / n)} (on an idle machine, wall time >= CPU time / threads)`);
+    console.log(`per step, 1 thread:  forward/backward ${ms(localSplit.gradients / n)} | optimizer (Adam, tfjs ops) ${ms(localSplit.optimizer / n)} | other ${ms(l - (localSplit.gradients + localSplit.optimizer) / n)}`);
+    console.log(`per step, ${threads} threads: forward/backward ${ms(split.gradients)} | exchange (barrier waits) ${ms(split.exchange)} | optimizer (sum + Adam on 1/${threads} + weights into tfjs) ${ms(split.optimizer)} | other (main thread, messages) ${ms(p - split.gradients - split.exchange - split.optimizer)}  [worker 0]`);
+  } finally {
+    await parallel.dispose();
+  }
+}
+
+/** One training step of the paper model in this thread, on another tfjs backend. */
 async function benchBackend(choice: BackendChoice, steps: number) {
   const info = await selectBackend(choice);
-  const trainer = new LocalTrainer(createVae(PAPER_MODEL, 1), 1, 1e-4);
+  const trainer: Trainer = new LocalTrainer(createVae(PAPER_MODEL, 1), 1, 1e-4);
   try {
-    return { backend: info.description, ...(await benchTrainer(trainer, steps)) };
+    for (let i = 0; i < 2; i++) await trainer.trainStep(x, eps); // warm up
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) await trainer.trainStep(x, eps);
+    console.log(line(info.description, (performance.now() - t0) / steps));
   } finally {
     await trainer.dispose();
   }
 }
 
-/** The same step, data-parallel on `threads` wasm worker threads (see parallel.ts). */
-async function benchParallel(threads: number, steps: number) {
-  const trainer = await createParallelTrainer({ ...PAPER_DEFAULTS, model: PAPER_MODEL, threads });
-  try {
-    return { backend: `wasm, ${threads} worker threads`, ...(await benchTrainer(trainer, steps)) };
-  } finally {
-    await trainer.dispose();
-  }
-}
-
-type Row = Awaited<ReturnType<typeof benchBackend>>;
 const steps = Number(process.env.BENCH_STEPS ?? 30);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const threads = Number(process.env.BENCH_THREADS ?? Math.max(2, availableParallelism()));
-const rows: [string, () => Promise<Row>][] = [
+try {
+  await benchWasm(threads, steps, rounds);
+} catch (err) {
+  console.log(`wasm skipped: ${(err as Error).message}`);
+}
+for (const [name, run] of [
   ['tensorflow', () => benchBackend('tensorflow', steps)],
-  ['wasm', () => benchBackend('wasm', steps)],
-  [`wasm, ${threads} worker threads`, () => benchParallel(threads, steps)],
   ['cpu', () => benchBackend('cpu', Math.min(steps, 3))],
-];
-for (const [name, run] of rows) {
+] as const) {
   try {
-    const r = await run();
-    console.log(`${r.backend.padEnd(62)} ${r.ms.toFixed(1).padStart(7)} ms/step ${r.imagesPerSec.toFixed(0).padStart(7)} img/s ${r.gflops.toFixed(1).padStart(6)} GFLOP/s`);
+    await run();
   } catch (err) {
     console.log(`${name.padEnd(62)} skipped: ${(err as Error).message}`);
   }
