@@ -205,9 +205,11 @@ export async function runPaperExperiments(options: ExperimentOptions = {}): Prom
       await save('n64-reconstructions.png', await gridPng({ pixels: tiles, count: 4 * shown, width: 28, height: 28 }, { columns: shown }));
       await save('n64-samples.png', await gridPng(decodeBatch(model, standardNormal(64 * n, 1), 64), { columns: 8 }));
       const means = encodeMeans(model, test.images);
-      log('  embedding the 10,000 n = 64 latent means in 2-D (a minute or two)');
-      const e = await embed2d(means, n, { seed: 0 });
-      await save('n64-embedding.png', await scatterPng({ x: e.x, y: e.y, labels: test.labels, title: `n = 64: ${e.method.toUpperCase()} of the test-set latent means`, xTitle: `${e.method.toUpperCase()} 1`, yTitle: `${e.method.toUpperCase()} 2` }));
+      log('  embedding the 10,000 n = 64 latent means in 2-D: t-SNE (the paper\'s Figure 5), then UMAP (a few minutes)');
+      for (const [method, name, label] of [['tsne', 'n64-tsne.png', 't-SNE'], ['umap', 'n64-umap.png', 'UMAP']] as const) {
+        const e = await embed2d(means, n, { seed: 0, method });
+        await save(name, await scatterPng({ x: e.x, y: e.y, labels: test.labels, title: `n = 64: ${label} of the test-set latent means`, xTitle: `${label} 1`, yTitle: `${label} 2` }));
+      }
     });
   }
 

@@ -11,12 +11,14 @@
  * gets colour d in every figure, whichever digits a figure shows), and legends and rows list
  * the labels in numeric order (0, 1, ..., 9, 10; never "0", "1", "10", "2").
  *
- * embed2d is the 2-D embedding (UMAP, umap-js) of high-dimensional latents for the
- * "t-SNE (or UMAP)" figure: t-SNE in JS is exact O(N^2) and takes hours for 10,000 points.
+ * embed2d is the 2-D embedding of high-dimensional latents: t-SNE (the paper's Figure 5; our
+ * Barnes-Hut implementation in tsne.ts, since the npm t-SNE packages are exact O(N^2)) or UMAP
+ * (umap-js), which keeps more of the clusters' global arrangement.
  */
 import { existsSync } from 'node:fs';
 import type { TopLevelSpec } from 'vega-lite';
 import { mulberry32 } from '@vae/models';
+import { tsne } from './tsne.js';
 
 /** Vega's category10 scheme: the colour of label d is CATEGORY10[d % 10]. */
 export const CATEGORY10: readonly string[] = [
@@ -189,26 +191,27 @@ export async function stripPng(opts: StripOptions): Promise<Buffer> {
 // ---------------------------------------------------------------------------------------------
 // 2-D embedding
 
-export type EmbedMethod = 'umap';
+export type EmbedMethod = 'tsne' | 'umap';
 
 export interface EmbedOptions {
   /** PRNG seed, an integer in [0, 2^32): the same data and seed give the same embedding. */
   seed: number;
-  /** Only 'umap' (umap-js); see the module comment for why not t-SNE. */
+  /** 'umap' (umap-js, default) or 'tsne' (Barnes-Hut t-SNE, perplexity 30, 1000 iterations, PCA start). */
   method?: EmbedMethod;
-  /** Called after the neighbour graph is built (done = 0) and after each optimisation epoch. */
+  /** Called after the neighbour graph is built (done = 0) and after each optimisation epoch / iteration. */
   onProgress?: (done: number, total: number) => void;
 }
 
 /**
- * 2-D UMAP embedding of the rows of `data` (row-major, `dim` columns), seeded: umap-js draws
+ * 2-D embedding of the rows of `data` (row-major, `dim` columns), seeded. UMAP: umap-js draws
  * every random number (random-projection trees, NN-descent, initial layout, negative
- * sampling) from the `random` function it is given, here mulberry32(seed).
- * Runs on the calling thread; 10,000 x 64 takes tens of seconds.
+ * sampling) from the `random` function it is given, here mulberry32(seed). t-SNE: tsne.ts,
+ * deterministic (its PCA start does not use the seed). Runs on the calling thread; 10,000 x 64
+ * takes tens of seconds (UMAP) to about a minute (t-SNE) on one core.
  */
 export async function embed2d(data: Float32Array, dim: number, opts: EmbedOptions): Promise<{ x: Float32Array; y: Float32Array; method: string }> {
   const method = opts.method ?? 'umap';
-  if (method !== 'umap') throw new FigureError(`method: "${method}" is not supported; use "umap"`);
+  if (method !== 'umap' && method !== 'tsne') throw new FigureError(`method: "${String(method)}" is not supported; use "tsne" or "umap"`);
   if (!Number.isInteger(dim) || dim < 1) throw new FigureError(`dim: expected a positive integer, got ${dim}`);
   if (!(data instanceof Float32Array)) throw new FigureError('data: expected a Float32Array');
   if (data.length === 0) throw new FigureError('data: empty, nothing to embed');
@@ -225,6 +228,16 @@ export async function embed2d(data: Float32Array, dim: number, opts: EmbedOption
     rows[i] = row;
   }
 
+  if (method === 'tsne') {
+    const iterations = 1000;
+    opts.onProgress?.(0, iterations);
+    // Perplexity 30 (the usual default), lowered for tiny inputs: it must stay below the point count.
+    const perplexity = Math.min(30, Math.max(1, (count - 1) / 3));
+    const xy = tsne(data, count, dim, { seed, iterations, perplexity, onProgress: (i) => opts.onProgress?.(i, iterations) });
+    const x = new Float32Array(count), y = new Float32Array(count);
+    for (let i = 0; i < count; i++) { x[i] = xy[2 * i]; y[i] = xy[2 * i + 1]; }
+    return { x, y, method };
+  }
   const { UMAP } = await import('umap-js');
   // UMAP's default 15 neighbours, fewer for tiny inputs (umap-js needs nNeighbors < count).
   const umap = new UMAP({ nComponents: 2, nNeighbors: Math.min(15, count - 1), random: mulberry32(seed) });

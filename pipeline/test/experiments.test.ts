@@ -63,7 +63,7 @@ test('vae experiments paper: trains, evaluates, estimates the NLL and draws ever
   // The importance-weighted bound is tighter than the ELBO it starts from.
   assert.ok(results.nll.nll < paper.test.total, `NLL ${results.nll.nll} vs ELBO ${paper.test.total}`);
 
-  const figures = ['loss-curves.png', 'n1-sweep.png', 'n1-latents.png', 'n2-manifold.png', 'n2-latents.png', 'n64-reconstructions.png', 'n64-samples.png', 'n64-embedding.png'];
+  const figures = ['loss-curves.png', 'n1-sweep.png', 'n1-latents.png', 'n2-manifold.png', 'n2-latents.png', 'n64-reconstructions.png', 'n64-samples.png', 'n64-tsne.png', 'n64-umap.png'];
   assert.deepEqual(results.figures.toSorted(), figures.toSorted());
   const written = readdirSync(join(tmp, 'out'));
   for (const f of figures) {

@@ -174,6 +174,19 @@ function nearestCentroidAccuracy(x: Float32Array, y: Float32Array, labels: Uint8
   return right / labels.length;
 }
 
+test('embed2d t-SNE keeps separated blobs apart, deterministically', async () => {
+  const { data, dim, labels } = blobs();
+  const progress: [number, number][] = [];
+  const a = await embed2d(data, dim, { seed: 7, method: 'tsne', onProgress: (done, total) => progress.push([done, total]) });
+  assert.equal(a.method, 'tsne');
+  assert.equal(a.x.length, 300);
+  const accuracy = nearestCentroidAccuracy(a.x, a.y, labels);
+  assert.ok(accuracy >= 0.95, `nearest-centroid accuracy ${accuracy}`);
+  assert.deepEqual(progress[0], [0, 1000]);
+  assert.deepEqual(progress.at(-1), [1000, 1000]);
+  assert.deepEqual((await embed2d(data, dim, { seed: 7, method: 'tsne' })).x, a.x);
+});
+
 test('embed2d keeps separated blobs apart and is deterministic for a seed', async () => {
   const { data, dim, labels } = blobs();
   const progress: [number, number][] = [];
@@ -196,11 +209,13 @@ test('embed2d keeps separated blobs apart and is deterministic for a seed', asyn
 
 test('embed2d: bad input fails with a message naming it', async () => {
   await assert.rejects(embed2d(new Float32Array(0), 4, { seed: 0 }), (e: Error) => e instanceof FigureError && /data: empty/.test(e.message));
+  await assert.rejects(embed2d(new Float32Array(12), 4, { seed: 0, method: 'pca' as never }), /method: "pca" is not supported; use "tsne" or "umap"/);
   await assert.rejects(embed2d(new Float32Array(10), 4, { seed: 0 }), /data: length 10 is not a multiple of dim 4/);
   await assert.rejects(embed2d(new Float32Array(8), 0, { seed: 0 }), /dim: expected a positive integer, got 0/);
   await assert.rejects(embed2d(new Float32Array(8), 4, { seed: 0 }), /data: 2 point\(s\); an embedding needs at least 3/);
   await assert.rejects(embed2d(Float32Array.from([0, 0, 0, 0, 0, NaN, 0, 0, 0]), 3, { seed: 0 }), /data: row 1, column 2 is NaN/);
   await assert.rejects(embed2d(new Float32Array(12), 4, { seed: -1 }), /seed: expected an integer in \[0, 2\^32\)/);
-  // @ts-expect-error: an unsupported method from an untyped caller
-  await assert.rejects(embed2d(new Float32Array(12), 4, { seed: 0, method: 'tsne' }), /method: "tsne" is not supported/);
+  // t-SNE on a tiny input: the perplexity shrinks to fit (it must stay below the point count).
+  const tiny = await embed2d(Float32Array.from([0, 0, 1, 0, 0, 1]), 2, { seed: 0, method: 'tsne' });
+  assert.ok([...tiny.x, ...tiny.y].every(Number.isFinite));
 });
