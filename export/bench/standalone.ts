@@ -2,7 +2,8 @@
  * Benchmark of the standalone decoder (decoder.mjs) against onnxruntime, as functions for
  * `npm run bench:node` / `bench:web`, plus a CLI entry:
  *
- *   node --import tsx export/bench/standalone.ts [MODEL_DIR] [--chromium] [--json]
+ *   node --import tsx export/bench/standalone.ts [MODEL_DIR] [--chromium] [--no-node] [--json]
+ *   (npm run bench:node runs it with the Node rows, npm run bench:web with --chromium --no-node)
  *
  * Rows: batch-1 latency (median ms per call) and batch-256 throughput (samples/s) of the
  * standalone decoder (WebAssembly SIMD kernel and plain JS kernel) and of onnxruntime (node CPU
@@ -208,14 +209,14 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const args = process.argv.slice(2);
   const dir = resolve(args.find((a) => !a.startsWith('--')) ?? DEFAULT_MODEL_DIR);
   const bytes = bytesShipped(dir);
-  const node = await nodeRows(dir);
+  const node = args.includes('--no-node') ? [] : await nodeRows(dir);
   const web = args.includes('--chromium') ? await runChromium(dir) : [];
   if (args.includes('--json')) {
     console.log(JSON.stringify({ modelDir: dir, bytes, node, chromium: web }, null, 2));
   } else {
     console.log(`# standalone decoder vs onnxruntime: ${dir}\n# ratios are against onnxruntime-web wasm in the same process, measured interleaved\n`);
     console.log(formatBytes(bytes) + '\n');
-    console.log(formatRows(node, 'onnxruntime-web') + '\n');
+    if (node.length) console.log(formatRows(node, 'onnxruntime-web') + '\n');
     if (web.length) console.log(formatRows(web, 'onnxruntime-web'));
   }
   process.exit(0);
