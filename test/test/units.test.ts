@@ -162,7 +162,7 @@ test('report: table, markdown and JSON of a synthetic report', async () => {
 
 test('CLI runtime lists: known names pass, unknown names are usage errors naming them', () => {
   assert.deepEqual(parseRuntimeList('runtimes', 'node-cpu, chromium-webgpu'), ['node-cpu', 'chromium-webgpu']);
-  assert.throws(() => parseRuntimeList('runtimes', 'node-cpu,tpu'), /^Error: --runtimes: unknown runtime "tpu" \(known: node-cpu, node-cuda, web-node, chromium-wasm, chromium-webgpu\)$/);
+  assert.throws(() => parseRuntimeList('runtimes', 'node-cpu,tpu'), /^Error: --runtimes: unknown runtime "tpu" \(known: node-cpu, node-cuda, web-node, chromium-wasm, chromium-webgpu, standalone-node, standalone-chromium\)$/);
   assert.throws(() => parseRuntimeList('require', ','), /--require: name at least one runtime/);
 });
 
