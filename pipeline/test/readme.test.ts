@@ -56,3 +56,17 @@ test("the README's quick-start commands all succeed", { timeout: 600_000 }, asyn
     if (args[0] === 'encode') assert.match(r.stdout, /"mu"/);
   }
 });
+
+test('README.md is a front door: under 150 lines, and every relative link resolves', async () => {
+  const files = ['README.md', ...readdirSync(join(REPO, 'docs')).map((f) => `docs/${f}`)];
+  const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+  assert.ok(readme.split('\n').length < 150, `README.md has ${readme.split('\n').length} lines`);
+  for (const file of files) {
+    const text = await readFile(join(REPO, file), 'utf8');
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target) || target.startsWith('#')) continue;
+      const path = target.split('#')[0];
+      assert.ok(existsSync(resolve(REPO, file, '..', path)), `${file} links to ${target}, which does not exist`);
+    }
+  }
+});
