@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 
 /** onnx.TensorProto.DataType values we use. */
-export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, FLOAT16: 10 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
 /** onnx.AttributeProto.AttributeType values we use. */
 export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
 
@@ -93,7 +93,7 @@ function encode(name: 'ModelProto' | 'TensorProto', value: object): Uint8Array {
   return t.encode(t.fromObject(value)).finish();
 }
 
-function decode<T>(name: 'ModelProto' | 'TensorProto', bytes: Uint8Array): T {
+function decode<T>(name: 'ModelProto' | 'TensorProto', bytes: Uint8Array, options: protobuf.IConversionOptions = TO_OBJECT): T {
   const t = type(name);
   let message: protobuf.Message;
   try {
@@ -101,10 +101,16 @@ function decode<T>(name: 'ModelProto' | 'TensorProto', bytes: Uint8Array): T {
   } catch (err) {
     throw new Error(`not a serialized onnx.${name}: ${(err as Error).message}`);
   }
-  return t.toObject(message, TO_OBJECT) as T;
+  return t.toObject(message, options) as T;
 }
 
 export const encodeModel = (model: ModelProto): Uint8Array => encode('ModelProto', model);
 export const decodeModel = (bytes: Uint8Array): ModelProto => decode<ModelProto>('ModelProto', bytes);
+/**
+ * Decodes a model for surgery on third-party graphs: every int64 field (attributes, int64_data,
+ * dims) stays a decimal string, so values past 2^53 (e.g. INT64_MAX in Slice ends) survive
+ * decode + encodeModel unchanged. The ModelProto types above then hold strings where they say number.
+ */
+export const decodeModelExact = (bytes: Uint8Array): ModelProto => decode<ModelProto>('ModelProto', bytes, { ...TO_OBJECT, longs: String });
 export const encodeTensorProto = (tensor: TensorProto): Uint8Array => encode('TensorProto', tensor);
 export const decodeTensorProto = (bytes: Uint8Array): TensorProto => decode<TensorProto>('TensorProto', bytes);

@@ -4,7 +4,7 @@
  * this I/O: export writes with it, the parity tool and every runtime's tests read with it.
  */
 export {
-  encodeModel, decodeModel, encodeTensorProto, decodeTensorProto, DataType, AttributeType,
+  encodeModel, decodeModel, decodeModelExact, encodeTensorProto, decodeTensorProto, DataType, AttributeType,
   type ModelProto, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto, type AttributeProto, type DimensionProto,
 } from './onnx-proto.js';
 export {

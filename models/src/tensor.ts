@@ -7,10 +7,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { DataType, decodeTensorProto, encodeTensorProto, type TensorProto } from './onnx-proto.js';
 
-export type DType = 'float32' | 'float16' | 'int8' | 'int32' | 'int64';
+export type DType = 'float32' | 'float16' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool';
 
-/** float16 data is held as its bit patterns; int64 as float64 numbers (exact to 2^53). */
-export type TensorData = Float32Array | Uint16Array | Int8Array | Int32Array | Float64Array;
+/** float16 data is held as its bit patterns; int64 as float64 numbers (exact to 2^53); bool as 0 / 1 bytes. */
+export type TensorData = Float32Array | Uint16Array | Int8Array | Uint8Array | Int32Array | Float64Array;
 
 export interface Tensor {
   name: string;
@@ -20,9 +20,9 @@ export interface Tensor {
 }
 
 const CODES: Record<DType, number> = {
-  float32: DataType.FLOAT, float16: DataType.FLOAT16, int8: DataType.INT8, int32: DataType.INT32, int64: DataType.INT64,
+  float32: DataType.FLOAT, float16: DataType.FLOAT16, int8: DataType.INT8, uint8: DataType.UINT8, int32: DataType.INT32, int64: DataType.INT64, bool: DataType.BOOL,
 };
-const BYTES: Record<DType, number> = { float32: 4, float16: 2, int8: 1, int32: 4, int64: 8 };
+const BYTES: Record<DType, number> = { float32: 4, float16: 2, int8: 1, uint8: 1, int32: 4, int64: 8, bool: 1 };
 
 export function dtypeOf(code: number): DType {
   const found = (Object.keys(CODES) as DType[]).find((k) => CODES[k] === code);
@@ -46,6 +46,8 @@ export function toTensorProto(t: Tensor): TensorProto {
       case 'float32': view.setFloat32(i * 4, v, true); break;
       case 'float16': view.setUint16(i * 2, v, true); break;
       case 'int8': view.setInt8(i, v); break;
+      case 'uint8': view.setUint8(i, v); break;
+      case 'bool': view.setUint8(i, v ? 1 : 0); break;
       case 'int32': view.setInt32(i * 4, v, true); break;
       case 'int64': view.setBigInt64(i * 8, BigInt(v), true); break;
     }
@@ -70,18 +72,20 @@ export function fromTensorProto(p: TensorProto): Tensor {
         case 'float32': data[i] = view.getFloat32(i * 4, true); break;
         case 'float16': data[i] = view.getUint16(i * 2, true); break;
         case 'int8': data[i] = view.getInt8(i); break;
+        case 'uint8': data[i] = view.getUint8(i); break;
+        case 'bool': data[i] = view.getUint8(i) ? 1 : 0; break;
         case 'int32': data[i] = view.getInt32(i * 4, true); break;
         case 'int64': data[i] = Number(view.getBigInt64(i * 8, true)); break;
       }
     }
   } else {
-    // The typed fields: float in float_data; float16 bits, int8 and int32 in int32_data; int64 in int64_data.
+    // The typed fields: float in float_data; float16 bits, int8, uint8, bool and int32 in int32_data; int64 in int64_data.
     const field = dtype === 'float32' ? p.float_data : dtype === 'int64' ? p.int64_data : p.int32_data;
     const values = field ?? [];
     if (values.length !== count) {
       throw new Error(`tensor "${name}": ${values.length} values do not fill dims [${dims.join(', ')}] (${count})`);
     }
-    for (let i = 0; i < count; i++) data[i] = Number(values[i]);
+    for (let i = 0; i < count; i++) data[i] = dtype === 'bool' ? (Number(values[i]) ? 1 : 0) : Number(values[i]);
   }
   return { name, dtype, dims, data };
 }
@@ -91,6 +95,7 @@ function allocate(dtype: DType, count: number): TensorData {
     case 'float32': return new Float32Array(count);
     case 'float16': return new Uint16Array(count);
     case 'int8': return new Int8Array(count);
+    case 'uint8': case 'bool': return new Uint8Array(count);
     case 'int32': return new Int32Array(count);
     case 'int64': return new Float64Array(count);
   }

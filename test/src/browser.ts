@@ -21,6 +21,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { Feed } from './golden.js';
 import type { RuntimeSession } from './runtimes.js';
+import { tensorBytes, tensorFromBytes, type DType, type Tensor } from './tensors.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -58,6 +59,8 @@ function pageHtml(ep: BrowserEp): string {
   ort.env.logLevel = 'error';
   const fromB64 = (s) => { const b = atob(s); const u = new Uint8Array(b.length); for (let i = 0; i < b.length; i++) u[i] = b.charCodeAt(i); return new Float32Array(u.buffer); };
   const toB64 = (f) => { const u = new Uint8Array(f.buffer, f.byteOffset, f.byteLength); let s = ''; for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000)); return btoa(s); };
+  const CTORS = { float32: Float32Array, float16: Uint16Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array, int32: Int32Array, int64: BigInt64Array };
+  const typed = (dtype, s) => { const b = atob(s); const u = new Uint8Array(b.length); for (let i = 0; i < b.length; i++) u[i] = b.charCodeAt(i); return new CTORS[dtype](u.buffer); };
   const sessions = new Map();
   let next = 1;
   window.parity = {
@@ -89,6 +92,19 @@ function pageHtml(ep: BrowserEp): string {
         if (t.type !== 'float32') throw new Error('output "' + name + '" is ' + t.type + ', expected float32');
         const data = t.location === 'cpu' ? t.data : await t.getData();
         out[name] = { dims: t.dims, b64: toB64(data) };
+      }
+      return { out, gpuSubmits: globalThis.__gpuSubmits - before };
+    },
+    async runTyped(id, feeds) {
+      const session = sessions.get(id);
+      const input = {};
+      for (const f of feeds) input[f.name] = new ort.Tensor(f.dtype, typed(f.dtype, f.b64), f.dims);
+      const before = globalThis.__gpuSubmits;
+      const results = await session.run(input);
+      const out = {};
+      for (const [name, t] of Object.entries(results)) {
+        const data = t.location === 'cpu' ? t.data : await t.getData();
+        out[name] = { dtype: t.type, dims: t.dims, b64: toB64(data) };
       }
       return { out, gpuSubmits: globalThis.__gpuSubmits - before };
     },
@@ -154,6 +170,7 @@ interface ParityWindow {
     info(): Promise<{ ep: string; ort: Record<string, string>; userAgent: string; secure: boolean; adapter: null | Record<string, string> }>;
     open(url: string): Promise<number>;
     run(id: number, feeds: { name: string; dims: number[]; b64: string }[]): Promise<{ out: Record<string, { dims: number[]; b64: string }>; gpuSubmits: number }>;
+    runTyped(id: number, feeds: { name: string; dtype: string; dims: number[]; b64: string }[]): Promise<{ out: Record<string, { dtype: string; dims: number[]; b64: string }>; gpuSubmits: number }>;
     release(id: number): Promise<void>;
   };
 }
@@ -307,6 +324,14 @@ export class BrowserHost {
           throw new Error(`${label}: the WebGPU session ran without submitting any GPU work: it did not run on WebGPU`);
         }
         return Object.fromEntries(Object.entries(result.out).map(([k, v]) => [k, fromB64(v.b64)]));
+      },
+      async runTensors(feeds: Tensor[]) {
+        const args = { id, feeds: feeds.map((f) => ({ name: f.name, dtype: f.dtype, dims: f.dims, b64: Buffer.from(tensorBytes(f)).toString('base64') })) };
+        const result = await page.evaluate((a) => (globalThis as unknown as ParityWindow).parity.runTyped(a.id, a.feeds), args);
+        if (ep === 'webgpu' && result.gpuSubmits === 0) {
+          throw new Error(`${label}: the WebGPU session ran without submitting any GPU work: it did not run on WebGPU`);
+        }
+        return Object.fromEntries(Object.entries(result.out).map(([k, v]) => [k, tensorFromBytes(k, v.dtype as DType, v.dims, Buffer.from(v.b64, 'base64'))]));
       },
       async release() {
         models.delete(key);

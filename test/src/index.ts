@@ -20,3 +20,14 @@ export {
   formatTable, formatMarkdown, reportJson, writeReport, REPORT_FORMAT, REPORT_VERSION, REPORT_JSON, REPORT_MD,
   type ParityReport, type RowResult, type OutputResult, type RuntimeInfo, type RowStatus,
 } from './report.js';
+export { verifyOnnx, resolveTarget, isModelFolder, ONNX_TOOL, DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_QUANTILE, DEFAULT_NODE_THRESHOLD, type OnnxVerifyOptions } from './onnx-verify.js';
+export { generateInputs, readDataSets, writeDataSets, concreteDims, UsageError, type DataSet, type Range, type GenerateOptions } from './onnx-data.js';
+export { modelIo, parseModel, markAll, inlineIfs, ifConditions, constantCondition, nodeLabel, type IoSpec, type ModelIo } from './onnx-graph.js';
+export { diagnoseOnnx, flattenIfs, type OnnxDiagnosis, type NodeDiff, type TensorDiff, type DiagnoseOnnxInput } from './onnx-diagnose.js';
+export {
+  formatOnnxTable, formatOnnxMarkdown, onnxReportJson, writeOnnxReport, ONNX_REPORT_FORMAT, ONNX_REPORT_VERSION, ONNX_REPORT_JSON, ONNX_REPORT_MD,
+  type OnnxParityReport, type OnnxRowResult, type OnnxOutputResult, type Tolerance,
+} from './onnx-report.js';
+export { diffs, outputStats, passes, minimumPassing, summarize, locate, ERROR_STATS, type ErrorStat, type OutputStats, type Summary, type Location, type Check } from './stats.js';
+export { numericValues, tensorBytes, tensorFromBytes, fromOrtTensor, ortData, dtypeOfElemType, ELEM_TYPES, SUPPORTED_DTYPES, type Tensor, type DType } from './tensors.js';
+export { parseTolerance, parseDims, parseRanges } from './cli.js';

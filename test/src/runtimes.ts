@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DataType, decodeModel, encodeModel, type ModelProto } from '@vae/models/onnx';
 import type { Feed } from './golden.js';
+import { fromOrtTensor, ortData, type Tensor } from './tensors.js';
 import { BrowserHost, CHROMIUM_PATH, type BrowserEp } from './browser.js';
 
 import { RUNTIME_IDS, type RuntimeId } from '@vae/models';
@@ -41,6 +42,8 @@ export function isRuntimeId(s: string): s is RuntimeId {
 export interface RuntimeSession {
   /** Runs the model; returns every output (float32 only). */
   run(feeds: Feed[]): Promise<Record<string, Float32Array>>;
+  /** Runs the model on typed feeds (any supported dtype); returns every output, typed. Absent on the standalone rows. */
+  runTensors?(feeds: Tensor[]): Promise<Record<string, Tensor>>;
   release(): Promise<void>;
 }
 
@@ -57,6 +60,10 @@ export interface Runtime {
 type OrtModule = typeof import('onnxruntime-node');
 type OrtWebModule = typeof import('onnxruntime-web');
 type OrtTensor = { type: string; data: unknown; dims: readonly number[] };
+
+function collectTyped(results: Record<string, OrtTensor>): Record<string, Tensor> {
+  return Object.fromEntries(Object.entries(results).map(([name, t]) => [name, fromOrtTensor(name, t)]));
+}
 
 function collect(results: Record<string, OrtTensor>): Record<string, Float32Array> {
   const out: Record<string, Float32Array> = {};
@@ -136,6 +143,11 @@ class NodeRuntime implements Runtime {
         for (const f of feeds) input[f.name] = new ort.Tensor('float32', f.data, f.dims);
         return collect(await session.run(input) as Record<string, OrtTensor>);
       },
+      async runTensors(feeds) {
+        const input: Record<string, InstanceType<OrtModule['Tensor']>> = {};
+        for (const f of feeds) input[f.name] = new ort.Tensor(f.dtype, ortData(f) as Float32Array, f.dims);
+        return collectTyped(await session.run(input) as Record<string, OrtTensor>);
+      },
       release: () => session.release(),
     };
   }
@@ -162,6 +174,11 @@ class WebNodeRuntime implements Runtime {
         const input: Record<string, InstanceType<OrtWebModule['Tensor']>> = {};
         for (const f of feeds) input[f.name] = new ort.Tensor('float32', f.data, f.dims);
         return collect(await session.run(input) as Record<string, OrtTensor>);
+      },
+      async runTensors(feeds) {
+        const input: Record<string, InstanceType<OrtWebModule['Tensor']>> = {};
+        for (const f of feeds) input[f.name] = new ort.Tensor(f.dtype, ortData(f) as Float32Array, f.dims);
+        return collectTyped(await session.run(input) as Record<string, OrtTensor>);
       },
       release: () => session.release(),
     };
