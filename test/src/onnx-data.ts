@@ -59,10 +59,29 @@ function generated(dtype: DType, count: number, [lo, hi]: Range, rand: () => num
   }
 }
 
+/** Every --dim flag the inputs still need, as "NAME=N" or "INPUT:AXIS=N", each once. */
+export function missingDims(io: ModelIo, dims: Record<string, number>): string[] {
+  const missing = new Set<string>();
+  for (const spec of io.inputs) {
+    spec.dims.forEach((d, i) => {
+      if (typeof d === 'number' && d > 0) return;
+      const key = typeof d === 'string' ? d : `${spec.name}:${i}`;
+      if (dims[key] === undefined) missing.add(`--dim ${key}=N`);
+    });
+  }
+  return [...missing];
+}
+
 /** Seeded inputs for every set: set K uses seed + K, inputs in graph order. */
 export function generateInputs(io: ModelIo, o: GenerateOptions): Tensor[][] {
   for (const name of o.strictNames ? Object.keys(o.ranges) : []) {
     if (!io.inputs.some((i) => i.name === name)) throw new UsageError(`--val-range: the model has no input "${name}" (inputs: ${io.inputs.map((i) => i.name).join(', ')})`);
+  }
+  // All the missing sizes in one message, rather than one per run.
+  const missing = missingDims(io, o.dims);
+  if (missing.length > 1) {
+    throw new UsageError(`--dim: the model's inputs have ${missing.length} sizes to set before inputs can be generated: ${missing.join(' ')} ` +
+      `(inputs: ${io.inputs.map((i) => `${i.name}[${i.dims.map((d) => d ?? '?').join(',')}]`).join(', ')})`);
   }
   return Array.from({ length: o.sets }, (_, k) => {
     const rand = mulberry32(o.seed + k);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { encodeModel, encodeTensorProto, parseTensor, serializeTensor, toFloat16Bits, type Tensor } from '@vae/models/onnx';
 import { parseDims, parseRanges, parseTolerance } from '../src/cli.js';
-import { concreteDims, generateInputs, UsageError } from '../src/onnx-data.js';
+import { concreteDims, generateInputs, missingDims, UsageError } from '../src/onnx-data.js';
 import { encode, inlineIfs, markAll, modelIo, parseModel } from '../src/onnx-graph.js';
 import { diffs, minimumPassing, outputStats, passes } from '../src/stats.js';
 import { numericValues, tensorBytes, tensorFromBytes } from '../src/tensors.js';
@@ -126,4 +126,10 @@ test('generated inputs: seeded, typed, symbolic dims from --dim; a missing dim i
   assert.equal(a[0][1].dtype, 'bool');
   assert.throws(() => concreteDims({ name: 'x', dtype: 'float32', dims: ['batch', 3] }, {}), /--dim: input "x" has symbolic dim "batch" at axis 0; set it with --dim batch=N/);
   assert.deepEqual(concreteDims({ name: 'x', dtype: 'float32', dims: [null, 3] }, { 'x:0': 2 }), [2, 3]);
+  // Every missing size in one message: a shared symbolic name once, unnamed dims by input and axis.
+  const twoInputs = { inputs: [{ name: 'x', dtype: 'float32' as const, dims: ['batch', null] }, { name: 'h', dtype: 'float32' as const, dims: [2, 'batch', null] }] };
+  assert.deepEqual(missingDims(twoInputs as never, {}), ['--dim batch=N', '--dim x:1=N', '--dim h:2=N']);
+  assert.deepEqual(missingDims(twoInputs as never, { batch: 1, 'x:1': 4 }), ['--dim h:2=N']);
+  assert.throws(() => generateInputs({ ...twoInputs, outputs: [] } as never, { dims: {}, ranges: {}, defaultRange: [0, 1], seed: 1, sets: 1 }),
+    (e: Error) => e instanceof UsageError && /3 sizes to set .*--dim batch=N --dim x:1=N --dim h:2=N \(inputs: x\[batch,\?\], h\[2,batch,\?\]\)/.test(e.message));
 });
