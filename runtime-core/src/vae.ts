@@ -97,10 +97,11 @@ export interface VaeInfo {
  * Images for encode / reconstruct / interpolate. In every runtime: a Float32Array of N x 784
  * model-ready pixels in [0, 1] (taken as they are), an RGBA image (ImageData, or
  * `{ width, height, data }` with 8-bit RGBA), or image file bytes (PNG, JPEG, BMP) as a
- * Uint8Array / ArrayBuffer; one, or an array of them. Node adds file paths; the browser adds
- * Blobs and URLs.
+ * Uint8Array / ArrayBuffer; one, or an array of them; a URL object (Node reads file: URLs and
+ * fetches http(s):, the browser fetches). A string is a file path in Node and a URL in the
+ * browser; the browser adds Blobs.
  */
-export type ImageInput = Float32Array | RgbaImage | Uint8Array | ArrayBuffer | string | Blob | readonly number[];
+export type ImageInput = Float32Array | RgbaImage | Uint8Array | ArrayBuffer | string | URL | Blob | readonly number[];
 export type ImagesInput = ImageInput | readonly ImageInput[];
 
 /** An interpolation end: one image (any ImageInput), or a latent vector (n numbers, or `{ z }`). */

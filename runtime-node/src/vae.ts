@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import {
   DECODER_INPUT, ENCODER_INPUT, MANIFEST_FILE, sha256Hex, type Manifest, type ManifestGraph,
@@ -128,6 +129,7 @@ class NodeBackend implements VaeBackend {
 
   /** A string is an image file's path: its bytes, for the core to decode. */
   readImage(source: unknown, label: string): Promise<Uint8Array | RgbaImage> | undefined {
+    if (source instanceof URL) return readUrl(source, label);
     if (typeof source !== 'string') return undefined;
     return readFile(source).then(
       (bytes) => new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
@@ -139,12 +141,36 @@ class NodeBackend implements VaeBackend {
   }
 
   describeImage(source: unknown): string | undefined {
-    return typeof source === 'string' ? source : undefined;
+    return typeof source === 'string' ? source : source instanceof URL ? source.href : undefined;
   }
 
   async dispose(): Promise<void> {
     await Promise.all([this.encoder.release(), this.decoder.release()]);
   }
+}
+
+/**
+ * An image by URL, as the browser takes one: file: URLs are read from disk, http(s): URLs fetched
+ * (failures are VaeError 'http' / 'network' naming the URL, as in runtime-web).
+ */
+async function readUrl(url: URL, label: string): Promise<Uint8Array> {
+  if (url.protocol === 'file:') {
+    const path = fileURLToPath(url);
+    return readFile(path).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength), (err: NodeJS.ErrnoException) => {
+      throw new VaeError('image', `${label}: ${err.code === 'ENOENT' ? 'no such file' : `cannot read: ${err.code ?? err.message}`}`, { file: path, cause: err });
+    });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new VaeError('input', `${label}: ${url.protocol} URLs are not read; use a file path, a file:, http: or https: URL, or the bytes`);
+  }
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (err) {
+    throw new VaeError('network', `${label}: could not fetch the image from ${url.href}: ${messageOf(err)}`, { url: url.href, cause: err });
+  }
+  if (!res.ok) throw new VaeError('http', `${label}: could not fetch the image: GET ${url.href} answered ${res.status}`, { url: url.href, status: res.status });
+  return new Uint8Array(await res.arrayBuffer());
 }
 
 /** A graph's bytes, checked once more against the manifest's SHA-256 (what onnxruntime loads is what was verified). */

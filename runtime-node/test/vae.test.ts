@@ -4,7 +4,11 @@
  * files, a manifest that does not match its graphs. Every failure is a VaeError with a code.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { VaeError, checkSession, loadVae, parseLatents, seededNormals, type Vae } from '../src/index.js';
@@ -91,6 +95,35 @@ describe('the verbs', () => {
     const d = await n2.manifold();
     assert.equal(d.count, 225);
     await assert.rejects(vae.manifold(), (err: Error) => err instanceof VaeError && err.code === 'input' && /latent size 1 or 2; this model has latent size 64/.test(err.message));
+  });
+});
+
+describe('images by URL, as the browser takes them', () => {
+  const png = join(import.meta.dirname, '..', '..', 'runtime-core', 'test', 'fixtures', 'images', 'bar-56x28.png');
+  let vae: Vae;
+  let server: Server;
+  let origin: string;
+  before(async () => {
+    vae = await loadVae(N2, { device: 'cpu' });
+    server = createServer((req, res) => {
+      if (req.url === '/bar.png') res.writeHead(200).end(readFileSync(png));
+      else res.writeHead(404).end('not found');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => { await vae.dispose(); server.closeAllConnections(); server.close(); });
+
+  it('a file: URL and an http: URL read the same bytes as the path', async () => {
+    const byPath = (await vae.preprocess(png)).pixels;
+    assert.deepEqual((await vae.preprocess(pathToFileURL(png))).pixels, byPath);
+    assert.deepEqual((await vae.preprocess(new URL('/bar.png', origin))).pixels, byPath);
+  });
+
+  it('a missing URL is an http error naming it; other schemes are refused', async () => {
+    await assert.rejects(vae.encode(new URL('/nope.png', origin)), (e: Error) => e instanceof VaeError && e.code === 'http' && e.message.includes(`${origin}/nope.png`) && /answered 404/.test(e.message));
+    await assert.rejects(vae.encode(new URL('ftp://example.invalid/x.png')), (e: Error) => e instanceof VaeError && e.code === 'input' && /ftp: URLs are not read/.test(e.message));
+    await assert.rejects(vae.encode(pathToFileURL(join(import.meta.dirname, 'missing.png'))), (e: Error) => e instanceof VaeError && e.code === 'image' && /no such file/.test(e.message));
   });
 });
 
