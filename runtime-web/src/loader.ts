@@ -194,8 +194,29 @@ async function loadWith(build: OrtBuild, model: string | URL, options: LoadOptio
   const { decoder, encoder } = selection.value;
   const device = selection.device;
 
+  const backend = webBackend(build, { decoder, encoder }, { device, dir, n, inputSize, fetchImpl, signal: options.signal });
+  return new Vae(backend, {
+    model: dir.href,
+    manifest,
+    device,
+    deviceNote: describeSelection(request, device, selection.attempts),
+    precision,
+    maxBatch,
+  });
+}
+
+/**
+ * The VaeBackend over open sessions: one onnxruntime-web call at a time through the build's
+ * queue, Blobs and URLs read as bytes for the core's decoder.
+ */
+function webBackend(
+  build: OrtBuild, { decoder, encoder }: Sessions,
+  at: { device: Device; dir: URL; n: number; inputSize: number; fetchImpl: typeof fetch; signal?: AbortSignal },
+): VaeBackend {
+  const { ort, exclusive } = build;
+  const { device, dir, n, inputSize, fetchImpl, signal } = at;
   let disposed = false;
-  const backend: VaeBackend = {
+  return {
     // One onnxruntime-web call at a time (sessions are not re-entrant, WebGPU especially).
     run: (graph, input, rows, outputs: readonly OutputRequest[]) => exclusive(async () => {
       if (disposed) throw new VaeError('disposed', `this Vae (${dir.href}) was disposed`);
@@ -223,7 +244,7 @@ async function loadWith(build: OrtBuild, model: string | URL, options: LoadOptio
           throw new VaeError('image', `${label}: could not read the Blob: ${messageOf(err)}`, { cause: err });
         });
       }
-      if (typeof source === 'string' || source instanceof URL) return fetchImage(source, label, fetchImpl, options.signal);
+      if (typeof source === 'string' || source instanceof URL) return fetchImage(source, label, fetchImpl, signal);
       return undefined;
     },
     describeImage(source) {
@@ -237,12 +258,4 @@ async function loadWith(build: OrtBuild, model: string | URL, options: LoadOptio
       await release(decoder, encoder);
     }),
   };
-  return new Vae(backend, {
-    model: dir.href,
-    manifest,
-    device,
-    deviceNote: describeSelection(request, device, selection.attempts),
-    precision,
-    maxBatch,
-  });
 }
