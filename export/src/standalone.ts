@@ -101,15 +101,53 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** What compiling one graph accumulates: weights (packed as stored), derived constants, steps. */
+interface Compilation {
+  label: string;
+  inits: Map<string, TensorProto>;
+  consts: Const[];
+  /** Weights and derived constants by name: dims, and how they are stored ('f32x': expanded at load). */
+  constDims: Map<string, { dims: number[]; type: RawType | 'f32x' }>;
+  /** Batch tensors by name: their width. */
+  batch: Map<string, number>;
+  chunks: Uint8Array[];
+  offset: number;
+  steps: Step[];
+}
+
 /**
  * Compiles one ONNX graph (bytes or a decoded ModelProto) for the standalone runtime. `label`
  * names the graph in errors (e.g. "decoder.int8.onnx"); `file` is the weights file's name.
  */
 export function compileGraph(model: ModelProto | Uint8Array, options: { label: string; file: string; precision: string }): CompiledGraph {
-  const proto = model instanceof Uint8Array ? decodeModel(model) : model;
-  const g = proto.graph;
+  const g = (model instanceof Uint8Array ? decodeModel(model) : model).graph;
   const label = options.label;
   const inits = new Map(g.initializer.map((t) => [t.name ?? '', t]));
+  const [inputName, width] = batchInputOf(g, inits, label);
+  const c: Compilation = { label, inits, consts: [], constDims: new Map(), batch: new Map([[inputName, width]]), chunks: [], offset: 0, steps: [] };
+  for (const node of g.node) compileNode(c, node);
+  const outputs: [string, number | null][] = g.output.map((o) => {
+    if (c.batch.has(o.name)) return [o.name, c.batch.get(o.name)!];
+    if (c.constDims.has(o.name)) return [o.name, null];
+    throw new Error(`${label}: graph output "${o.name}" is produced by no node`);
+  });
+  if (outputs.length === 0 || outputs[0][1] === null) throw new Error(`${label}: the first graph output must be a batch tensor`);
+  shortenNames(c, new Set([inputName, ...outputs.map(([o]) => o)]));
+
+  const weights = new Uint8Array(c.offset);
+  let at = 0;
+  for (const chunk of c.chunks) { weights.set(chunk, at); at += chunk.length; }
+  return {
+    program: {
+      precision: options.precision, file: options.file, bytes: weights.length, sha256: sha256Hex(weights),
+      input: [inputName, width], outputs, consts: c.consts, steps: c.steps,
+    },
+    weights,
+  };
+}
+
+/** The graph's one batch input (the input that is not an initializer): float32 [N, width]. */
+function batchInputOf(g: ModelProto['graph'], inits: Map<string, TensorProto>, label: string): [string, number] {
   const batchInputs = g.input.filter((i) => !inits.has(i.name));
   if (batchInputs.length !== 1) throw new Error(`${label}: the standalone runtime needs exactly one graph input, found ${batchInputs.length}`);
   const inp = batchInputs[0];
@@ -117,146 +155,132 @@ export function compileGraph(model: ModelProto | Uint8Array, options: { label: s
   const dims = tt.shape?.dim ?? [];
   const width = dims.length === 2 && 'dim_value' in dims[1] ? Number(dims[1].dim_value) : NaN;
   if (tt.elem_type !== DataType.FLOAT || !(width > 0)) throw new Error(`${label}: input "${inp.name}" must be float32 of shape [N, size]`);
+  return [inp.name, width];
+}
 
-  // Weights: name -> dims (and, once read, where its bytes are).
-  const consts: Const[] = [];
-  const constDims = new Map<string, { dims: number[]; type: RawType | 'f32x' }>();
-  const batch = new Map<string, number>([[inp.name, width]]); // batch tensor -> width
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
-  const readInit = (name: string, node: NodeProto): { dims: number[]; type: RawType | 'f32x' } => {
-    const known = constDims.get(name);
-    if (known) return known;
-    const t = inits.get(name);
-    if (!t) throw new UnsupportedGraphError(label, node.name, node.op_type, `input "${name}" must be a weight (an initializer, or Cast / DequantizeLinear of one)`);
-    const raw = RAW[t.data_type];
-    if (!raw) throw new UnsupportedGraphError(label, node.name, node.op_type, `weight "${name}" is ${TYPE_NAMES[t.data_type] ?? `data type ${t.data_type}`}; the standalone runtime reads float32, float16, int8 and uint8 weights`);
-    const d = (t.dims ?? []).map(Number);
-    const bytes = rawBytes(t, product(d), raw.bytes);
-    if (bytes.length !== product(d) * raw.bytes) throw new Error(`${label}: weight "${name}" has ${bytes.length} bytes, dims [${d.join(', ')}] need ${product(d) * raw.bytes}`);
-    const pad = (8 - (offset % 8)) % 8;
-    if (pad) chunks.push(new Uint8Array(pad));
-    offset += pad;
-    consts.push({ name, op: 'raw', type: raw.type, offset, dims: d });
-    chunks.push(bytes);
-    offset += bytes.length;
-    const info = { dims: d, type: raw.type };
-    constDims.set(name, info);
-    return info;
-  };
-  const float32Const = (name: string, node: NodeProto) => {
-    const c = readInit(name, node);
-    if (c.type !== 'f32' && c.type !== 'f32x') {
-      throw new UnsupportedGraphError(label, node.name, node.op_type, `"${name}" is stored as ${c.type}: Cast or DequantizeLinear it to float32 first`);
-    }
-    return c;
-  };
-  const batchInput = (name: string, node: NodeProto): number => {
-    const w = batch.get(name);
-    if (w === undefined) {
-      if (inits.has(name) || constDims.has(name)) throw new UnsupportedGraphError(label, node.name, node.op_type, `input "${name}" is a weight; the standalone runtime applies ${node.op_type} to batch tensors only`);
-      throw new UnsupportedGraphError(label, node.name, node.op_type, `input "${name}" is produced by no earlier node (nodes must be in topological order)`);
-    }
-    return w;
-  };
+/** A weight the node reads: packed into the weights file (8-byte aligned) the first time. */
+function readInit(c: Compilation, name: string, node: NodeProto): { dims: number[]; type: RawType | 'f32x' } {
+  const known = c.constDims.get(name);
+  if (known) return known;
+  const t = c.inits.get(name);
+  if (!t) throw new UnsupportedGraphError(c.label, node.name, node.op_type, `input "${name}" must be a weight (an initializer, or Cast / DequantizeLinear of one)`);
+  const raw = RAW[t.data_type];
+  if (!raw) throw new UnsupportedGraphError(c.label, node.name, node.op_type, `weight "${name}" is ${TYPE_NAMES[t.data_type] ?? `data type ${t.data_type}`}; the standalone runtime reads float32, float16, int8 and uint8 weights`);
+  const d = (t.dims ?? []).map(Number);
+  const bytes = rawBytes(t, product(d), raw.bytes);
+  if (bytes.length !== product(d) * raw.bytes) throw new Error(`${c.label}: weight "${name}" has ${bytes.length} bytes, dims [${d.join(', ')}] need ${product(d) * raw.bytes}`);
+  const pad = (8 - (c.offset % 8)) % 8;
+  if (pad) c.chunks.push(new Uint8Array(pad));
+  c.offset += pad;
+  c.consts.push({ name, op: 'raw', type: raw.type, offset: c.offset, dims: d });
+  c.chunks.push(bytes);
+  c.offset += bytes.length;
+  const info = { dims: d, type: raw.type };
+  c.constDims.set(name, info);
+  return info;
+}
 
-  const steps: Step[] = [];
-  for (const node of g.node) {
-    const fail = (why: string) => new UnsupportedGraphError(label, node.name, node.op_type, why);
-    if (node.output.length !== 1) throw fail(`${node.output.length} outputs; the standalone runtime compiles single-output nodes`);
-    const out = node.output[0];
-    switch (node.op_type) {
-      case 'Gemm': {
-        const [a, b, c] = node.input;
-        const K = batchInput(a, node);
-        if ((attr(node, 'transA') ?? 0) !== 0) throw fail('transA = 1 (a transposed batch input) is not supported');
-        const transB = (attr(node, 'transB') ?? 0) !== 0;
-        const bd = float32Const(b, node).dims;
-        if (bd.length !== 2) throw fail(`B "${b}" must be 2-D, it is [${bd.join(', ')}]`);
-        const [bk, N] = transB ? [bd[1], bd[0]] : bd;
-        if (bk !== K) throw fail(`B "${b}" is [${bd.join(', ')}]${transB ? ' (transB)' : ''} but A "${a}" has ${K} columns`);
-        if (c) {
-          const cd = float32Const(c, node).dims;
-          const ok = product(cd) === 1 || (cd.length === 1 && cd[0] === N) || (cd.length === 2 && cd[0] === 1 && cd[1] === N);
-          if (!ok) throw fail(`C "${c}" is [${cd.join(', ')}]; the standalone runtime broadcasts C of shape [${N}], [1, ${N}] or a scalar`);
-        }
-        const alpha = attr(node, 'alpha') ?? 1, beta = attr(node, 'beta') ?? 1;
-        // Defaults are left out of the module (alpha = beta = 1, transB = 0).
-        steps.push({ op: 'gemm', x: a, b, c: c || null, y: out, k: K, n: N, ...(alpha !== 1 && { alpha }), ...(beta !== 1 && { beta }), ...(transB && { transB }) });
-        batch.set(out, N);
-        break;
-      }
-      case 'Relu':
-      case 'Sigmoid':
-        batch.set(out, batchInput(node.input[0], node));
-        steps.push({ op: node.op_type === 'Relu' ? 'relu' : 'sigmoid', x: node.input[0], y: out });
-        break;
-      case 'Cast': {
-        const to = attr(node, 'to');
-        if (to !== DataType.FLOAT) throw fail(`casts to ${TYPE_NAMES[to ?? 0] ?? `data type ${to}`}; the standalone runtime casts weights to float32 only`);
-        const x = readInit(node.input[0], node);
-        if (x.type !== 'f16' && x.type !== 'f32' && x.type !== 'f32x') throw fail(`casts a ${x.type} weight; the standalone runtime casts float16 (or float32) weights`);
-        consts.push({ name: out, op: 'cast', x: node.input[0], from: x.type === 'f16' ? 'f16' : 'f32', dims: x.dims });
-        constDims.set(out, { dims: x.dims, type: 'f32x' });
-        break;
-      }
-      case 'DequantizeLinear': {
-        const [xn, sn, zn] = node.input;
-        const x = readInit(xn, node);
-        if (x.type !== 'i8' && x.type !== 'u8') throw fail(`dequantizes a ${x.type} weight; the standalone runtime dequantizes int8 and uint8 weights`);
-        const s = float32Const(sn, node);
-        let axis = attr(node, 'axis') ?? 1;
-        if (axis < 0) axis += x.dims.length;
-        const channels = product(s.dims) === 1 ? 1 : x.dims[axis];
-        if (product(s.dims) !== channels) throw fail(`scale "${sn}" has ${product(s.dims)} values for ${channels} channels along axis ${axis}`);
-        if (zn) {
-          const z = readInit(zn, node);
-          if (z.type !== x.type) throw fail(`zero point "${zn}" is ${z.type}, the weight ${x.type}`);
-          if (product(z.dims) !== product(s.dims)) throw fail(`zero point "${zn}" and scale "${sn}" differ in size`);
-        }
-        consts.push({ name: out, op: 'dq', x: xn, scale: sn, zero: zn || null, axis, dims: x.dims });
-        constDims.set(out, { dims: x.dims, type: 'f32x' });
-        break;
-      }
-      default:
-        throw fail(`op ${node.op_type} is not supported by the standalone runtime (it compiles ${STANDALONE_OPS.join(', ')})`);
-    }
+/** A weight that must be float32 by the time the node reads it (stored so, or Cast / dequantized). */
+function float32Const(c: Compilation, name: string, node: NodeProto) {
+  const w = readInit(c, name, node);
+  if (w.type !== 'f32' && w.type !== 'f32x') {
+    throw new UnsupportedGraphError(c.label, node.name, node.op_type, `"${name}" is stored as ${w.type}: Cast or DequantizeLinear it to float32 first`);
   }
-  const outputs: [string, number | null][] = g.output.map((o) => {
-    if (batch.has(o.name)) return [o.name, batch.get(o.name)!];
-    if (constDims.has(o.name)) return [o.name, null];
-    throw new Error(`${label}: graph output "${o.name}" is produced by no node`);
-  });
-  if (outputs.length === 0 || outputs[0][1] === null) throw new Error(`${label}: the first graph output must be a batch tensor`);
+  return w;
+}
 
-  // Tensors that are neither the input nor an output get short names in the module (t0, t1, ...).
-  const keep = new Set([inp.name, ...outputs.map(([o]) => o)]);
+/** The width of a batch tensor the node reads. */
+function batchInput(c: Compilation, name: string, node: NodeProto): number {
+  const w = c.batch.get(name);
+  if (w !== undefined) return w;
+  if (c.inits.has(name) || c.constDims.has(name)) throw new UnsupportedGraphError(c.label, node.name, node.op_type, `input "${name}" is a weight; the standalone runtime applies ${node.op_type} to batch tensors only`);
+  throw new UnsupportedGraphError(c.label, node.name, node.op_type, `input "${name}" is produced by no earlier node (nodes must be in topological order)`);
+}
+
+/** One node: a step on batch tensors (Gemm, Relu, Sigmoid) or a constant derived at load (Cast, DequantizeLinear). */
+function compileNode(c: Compilation, node: NodeProto): void {
+  const fail = (why: string) => new UnsupportedGraphError(c.label, node.name, node.op_type, why);
+  if (node.output.length !== 1) throw fail(`${node.output.length} outputs; the standalone runtime compiles single-output nodes`);
+  const out = node.output[0];
+  switch (node.op_type) {
+    case 'Gemm': return compileGemm(c, node, out, fail);
+    case 'Relu':
+    case 'Sigmoid':
+      c.batch.set(out, batchInput(c, node.input[0], node));
+      c.steps.push({ op: node.op_type === 'Relu' ? 'relu' : 'sigmoid', x: node.input[0], y: out });
+      return;
+    case 'Cast': {
+      const to = attr(node, 'to');
+      if (to !== DataType.FLOAT) throw fail(`casts to ${TYPE_NAMES[to ?? 0] ?? `data type ${to}`}; the standalone runtime casts weights to float32 only`);
+      const x = readInit(c, node.input[0], node);
+      if (x.type !== 'f16' && x.type !== 'f32' && x.type !== 'f32x') throw fail(`casts a ${x.type} weight; the standalone runtime casts float16 (or float32) weights`);
+      c.consts.push({ name: out, op: 'cast', x: node.input[0], from: x.type === 'f16' ? 'f16' : 'f32', dims: x.dims });
+      c.constDims.set(out, { dims: x.dims, type: 'f32x' });
+      return;
+    }
+    case 'DequantizeLinear': return compileDequantize(c, node, out, fail);
+    default:
+      throw fail(`op ${node.op_type} is not supported by the standalone runtime (it compiles ${STANDALONE_OPS.join(', ')})`);
+  }
+}
+
+/** Gemm: A a batch tensor, B and C float32 weights; alpha, beta and transB kept only when not the default. */
+function compileGemm(c: Compilation, node: NodeProto, out: string, fail: (why: string) => Error): void {
+  const [a, b, bias] = node.input;
+  const K = batchInput(c, a, node);
+  if ((attr(node, 'transA') ?? 0) !== 0) throw fail('transA = 1 (a transposed batch input) is not supported');
+  const transB = (attr(node, 'transB') ?? 0) !== 0;
+  const bd = float32Const(c, b, node).dims;
+  if (bd.length !== 2) throw fail(`B "${b}" must be 2-D, it is [${bd.join(', ')}]`);
+  const [bk, N] = transB ? [bd[1], bd[0]] : bd;
+  if (bk !== K) throw fail(`B "${b}" is [${bd.join(', ')}]${transB ? ' (transB)' : ''} but A "${a}" has ${K} columns`);
+  if (bias) {
+    const cd = float32Const(c, bias, node).dims;
+    const ok = product(cd) === 1 || (cd.length === 1 && cd[0] === N) || (cd.length === 2 && cd[0] === 1 && cd[1] === N);
+    if (!ok) throw fail(`C "${bias}" is [${cd.join(', ')}]; the standalone runtime broadcasts C of shape [${N}], [1, ${N}] or a scalar`);
+  }
+  const alpha = attr(node, 'alpha') ?? 1, beta = attr(node, 'beta') ?? 1;
+  // Defaults are left out of the module (alpha = beta = 1, transB = 0).
+  c.steps.push({ op: 'gemm', x: a, b, c: bias || null, y: out, k: K, n: N, ...(alpha !== 1 && { alpha }), ...(beta !== 1 && { beta }), ...(transB && { transB }) });
+  c.batch.set(out, N);
+}
+
+/** DequantizeLinear of an int8 / uint8 weight, per axis or per tensor, with an optional zero point. */
+function compileDequantize(c: Compilation, node: NodeProto, out: string, fail: (why: string) => Error): void {
+  const [xn, sn, zn] = node.input;
+  const x = readInit(c, xn, node);
+  if (x.type !== 'i8' && x.type !== 'u8') throw fail(`dequantizes a ${x.type} weight; the standalone runtime dequantizes int8 and uint8 weights`);
+  const s = float32Const(c, sn, node);
+  let axis = attr(node, 'axis') ?? 1;
+  if (axis < 0) axis += x.dims.length;
+  const channels = product(s.dims) === 1 ? 1 : x.dims[axis];
+  if (product(s.dims) !== channels) throw fail(`scale "${sn}" has ${product(s.dims)} values for ${channels} channels along axis ${axis}`);
+  if (zn) {
+    const z = readInit(c, zn, node);
+    if (z.type !== x.type) throw fail(`zero point "${zn}" is ${z.type}, the weight ${x.type}`);
+    if (product(z.dims) !== product(s.dims)) throw fail(`zero point "${zn}" and scale "${sn}" differ in size`);
+  }
+  c.consts.push({ name: out, op: 'dq', x: xn, scale: sn, zero: zn || null, axis, dims: x.dims });
+  c.constDims.set(out, { dims: x.dims, type: 'f32x' });
+}
+
+/** Tensors that are neither the input nor an output get short names in the module (t0, t1, ...). */
+function shortenNames(c: Compilation, keep: Set<string>): void {
   const short = new Map<string, string>();
   const rename = (t: string): string => {
     if (keep.has(t)) return t;
     if (!short.has(t)) short.set(t, `t${short.size}`);
     return short.get(t)!;
   };
-  for (const c of consts) {
-    c.name = rename(c.name);
-    if (c.op === 'cast') c.x = rename(c.x);
-    if (c.op === 'dq') Object.assign(c, { x: rename(c.x), scale: rename(c.scale), zero: c.zero && rename(c.zero) });
+  for (const k of c.consts) {
+    k.name = rename(k.name);
+    if (k.op === 'cast') k.x = rename(k.x);
+    if (k.op === 'dq') Object.assign(k, { x: rename(k.x), scale: rename(k.scale), zero: k.zero && rename(k.zero) });
   }
-  for (const st of steps) {
+  for (const st of c.steps) {
     Object.assign(st, { x: rename(st.x), y: rename(st.y) });
     if (st.op === 'gemm') Object.assign(st, { b: rename(st.b), c: st.c && rename(st.c) });
   }
-
-  const weights = new Uint8Array(offset);
-  let at = 0;
-  for (const c of chunks) { weights.set(c, at); at += c.length; }
-  return {
-    program: {
-      precision: options.precision, file: options.file, bytes: weights.length, sha256: sha256Hex(weights),
-      input: [inp.name, width], outputs, consts, steps,
-    },
-    weights,
-  };
 }
 
 const RUNTIME_URL = new URL('../standalone/runtime.mjs', import.meta.url);
