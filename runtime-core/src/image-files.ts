@@ -213,3 +213,32 @@ export function decodeBmp(bytes: Uint8Array): RgbaImage {
   }
   return { width, height, data: out };
 }
+
+/**
+ * The bytes of an image by URL (absolute, or relative to the page / worker), for both runtimes:
+ * the browser's string and URL sources, Node's http(s): URLs. Failures are VaeError 'http' /
+ * 'network' naming the URL.
+ */
+export async function fetchImageBytes(source: string | URL, label: string, options: { fetch?: typeof fetch; signal?: AbortSignal } = {}): Promise<Uint8Array> {
+  let url: string;
+  try {
+    url = new URL(String(source), (globalThis as { location?: { href: string } }).location?.href).href;
+  } catch {
+    throw new VaeError('input', `${label}: "${String(source)}" is not a URL (the browser reads images from URLs, Blobs, ImageData or bytes)`);
+  }
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  let res: Response;
+  try {
+    res = await fetchImpl(url, { signal: options.signal });
+  } catch (err) {
+    throw new VaeError('network', `${label}: could not fetch the image from ${url}: ${messageOf(err)}`, { url, cause: err });
+  }
+  if (!res.ok) {
+    throw new VaeError('http', `${label}: could not fetch the image: GET ${url} answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`, { url, status: res.status });
+  }
+  try {
+    return new Uint8Array(await res.arrayBuffer());
+  } catch (err) {
+    throw new VaeError('network', `${label}: reading the image from ${url} failed: ${messageOf(err)}`, { url, cause: err });
+  }
+}

@@ -14,7 +14,7 @@ export {
   rgbaToPixels, preprocessOptions, needsInvert, toGray, centerDigit, resizeArea, isRgbaImage, checkRgbaImage,
   DEFAULT_PREPROCESS, IMAGE_WIDTH, IMAGE_HEIGHT, IMAGE_PIXELS, type RgbaImage, type PreprocessOptions,
 } from './preprocess.js';
-export { decodeImage, decodeBmp, headerSize, sniffImageFormat, MAX_IMAGE_SIDE, type ImageFormat } from './image-files.js';
+export { decodeImage, decodeBmp, fetchImageBytes, headerSize, sniffImageFormat, MAX_IMAGE_SIDE, type ImageFormat } from './image-files.js';
 export {
   gridLayout, imagesToGray, imagesToRgba, imagesToPng, grayToRgba, toGrey, type Images, type GridOptions, type GridLayout,
 } from './images.js';

@@ -12,7 +12,7 @@ import {
 } from '@vae/models';
 import { loadModelDir, releasedModelDir, type LoadedModel } from '@vae/models/node';
 import {
-  Vae, VaeError, asVaeError, checkDevice, commonLoadOptions, decoderGraphKey, inputError, messageOf,
+  Vae, VaeError, asVaeError, checkDevice, commonLoadOptions, decoderGraphKey, fetchImageBytes, inputError, messageOf,
   type CommonLoadOptions, type OutputRequest, type RgbaImage, type VaeBackend,
 } from '@vae/runtime-core';
 import { cudaUnavailable, DEVICE_CHOICES, selectDevice, type CudaDetector, type Device, type DeviceChoice } from './providers.js';
@@ -130,14 +130,7 @@ class NodeBackend implements VaeBackend {
   /** A string is an image file's path: its bytes, for the core to decode. */
   readImage(source: unknown, label: string): Promise<Uint8Array | RgbaImage> | undefined {
     if (source instanceof URL) return readUrl(source, label);
-    if (typeof source !== 'string') return undefined;
-    return readFile(source).then(
-      (bytes) => new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-      (err: NodeJS.ErrnoException) => {
-        const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory, not an image' : `cannot read: ${err.code ?? err.message}`;
-        throw new VaeError('image', `${label}: ${why}`, { file: source, cause: err });
-      },
-    );
+    return typeof source === 'string' ? readPath(source, label) : undefined;
   }
 
   describeImage(source: unknown): string | undefined {
@@ -149,28 +142,24 @@ class NodeBackend implements VaeBackend {
   }
 }
 
-/**
- * An image by URL, as the browser takes one: file: URLs are read from disk, http(s): URLs fetched
- * (failures are VaeError 'http' / 'network' naming the URL, as in runtime-web).
- */
+/** An image file's bytes by path; a VaeError 'image' naming it when it cannot be read. */
+function readPath(path: string, label: string): Promise<Uint8Array> {
+  return readFile(path).then(
+    (bytes) => new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory, not an image' : `cannot read: ${err.code ?? err.message}`;
+      throw new VaeError('image', `${label}: ${why}`, { file: path, cause: err });
+    },
+  );
+}
+
+/** An image by URL, as the browser takes one: file: URLs are read from disk, http(s): URLs fetched (the core's fetch). */
 async function readUrl(url: URL, label: string): Promise<Uint8Array> {
-  if (url.protocol === 'file:') {
-    const path = fileURLToPath(url);
-    return readFile(path).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength), (err: NodeJS.ErrnoException) => {
-      throw new VaeError('image', `${label}: ${err.code === 'ENOENT' ? 'no such file' : `cannot read: ${err.code ?? err.message}`}`, { file: path, cause: err });
-    });
-  }
+  if (url.protocol === 'file:') return readPath(fileURLToPath(url), label);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new VaeError('input', `${label}: ${url.protocol} URLs are not read; use a file path, a file:, http: or https: URL, or the bytes`);
   }
-  let res: Response;
-  try {
-    res = await fetch(url);
-  } catch (err) {
-    throw new VaeError('network', `${label}: could not fetch the image from ${url.href}: ${messageOf(err)}`, { url: url.href, cause: err });
-  }
-  if (!res.ok) throw new VaeError('http', `${label}: could not fetch the image: GET ${url.href} answered ${res.status}`, { url: url.href, status: res.status });
-  return new Uint8Array(await res.arrayBuffer());
+  return fetchImageBytes(url, label);
 }
 
 /** A graph's bytes, checked once more against the manifest's SHA-256 (what onnxruntime loads is what was verified). */

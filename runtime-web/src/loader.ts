@@ -9,7 +9,7 @@
 import type * as OrtModule from 'onnxruntime-web';
 import { DECODER_INPUT, ENCODER_INPUT, type ManifestFile } from '@vae/models';
 import {
-  Vae, VaeError, checkDevice, commonLoadOptions, decoderGraphKey, messageOf,
+  Vae, VaeError, checkDevice, commonLoadOptions, decoderGraphKey, fetchImageBytes, messageOf,
   type CommonLoadOptions, type OutputRequest, type VaeBackend,
 } from '@vae/runtime-core';
 import { fetchManifest, loadModelFiles, directoryUrl } from './fetch.js';
@@ -75,30 +75,6 @@ function serialQueue(): <T>(fn: () => Promise<T>) => Promise<T> {
 }
 
 const isBlob = (v: unknown): v is Blob => typeof Blob !== 'undefined' && v instanceof Blob;
-
-/** The bytes of an image URL (a string or a URL), or a VaeError 'http' / 'network' naming it. */
-async function fetchImage(source: string | URL, label: string, fetchImpl: typeof fetch, signal?: AbortSignal): Promise<Uint8Array> {
-  let url: string;
-  try {
-    url = new URL(String(source), typeof location === 'undefined' ? undefined : location.href).href;
-  } catch {
-    throw new VaeError('input', `${label}: "${String(source)}" is not a URL (the browser reads images from URLs, Blobs, ImageData or bytes)`);
-  }
-  let res: Response;
-  try {
-    res = await fetchImpl(url, { signal });
-  } catch (err) {
-    throw new VaeError('network', `${label}: could not fetch the image from ${url}: ${messageOf(err)}`, { url, cause: err });
-  }
-  if (!res.ok) {
-    throw new VaeError('http', `${label}: could not fetch the image: GET ${url} answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`, { url, status: res.status });
-  }
-  try {
-    return new Uint8Array(await res.arrayBuffer());
-  } catch (err) {
-    throw new VaeError('network', `${label}: reading the image from ${url} failed: ${messageOf(err)}`, { url, cause: err });
-  }
-}
 
 /**
  * A `loadVae` on one onnxruntime-web build, offering `devices` ('auto' first). The page or
@@ -244,7 +220,7 @@ function webBackend(
           throw new VaeError('image', `${label}: could not read the Blob: ${messageOf(err)}`, { cause: err });
         });
       }
-      if (typeof source === 'string' || source instanceof URL) return fetchImage(source, label, fetchImpl, signal);
+      if (typeof source === 'string' || source instanceof URL) return fetchImageBytes(source, label, { fetch: fetchImpl, signal });
       return undefined;
     },
     describeImage(source) {
