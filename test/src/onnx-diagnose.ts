@@ -21,8 +21,8 @@
  * bug inside a fusion shows in the row but may vanish from the probe; Loop / Scan bodies are not
  * inlined (their inner tensors stay hidden; the node itself is still compared).
  */
-import { fromTensorProto, type ModelProto, type NodeProto, type TensorProto } from '@vae/models/onnx';
-import { constantCondition, encode, ifConditions, inlineIfs, markAll, nodeLabel, parseModel } from './onnx-graph.js';
+import { encodeModel, fromTensorProto, type ModelProto, type NodeProto, type TensorProto } from '@vae/models/onnx';
+import { constantCondition, ifConditions, inlineIfs, markAll, nodeLabel, parseModel } from './onnx-graph.js';
 import type { Runtime, RuntimeSession } from './runtimes.js';
 import { locate } from './stats.js';
 import { numericValues, type Tensor } from './tensors.js';
@@ -100,7 +100,7 @@ export async function flattenIfs(model: ModelProto, reference: Runtime, feeds: T
     const probe = markAll(model);
     const wanted = conds.filter((c) => !known.has(c) && probe.tensors.includes(c));
     if (wanted.length) {
-      const out = await runOnce(reference, encode(probe.model), 'if-conditions', feeds, wanted);
+      const out = await runOnce(reference, encodeModel(probe.model), 'if-conditions', feeds, wanted);
       for (const c of wanted) if (out[c]) known.set(c, out[c].data[0] !== 0);
     }
     const next = inlineIfs(model, known);
@@ -199,8 +199,8 @@ export async function diagnoseOnnx(input: DiagnoseOnnxInput): Promise<OnnxDiagno
   const flatRef = input.referenceModel === input.model ? flat : await flattenIfs(parseModel(input.referenceModel, 'reference model'), reference, feeds);
   const probe = markAll(flat.model);
   const refProbe = markAll(flatRef.model);
-  const want = await runOnce(reference, encode(refProbe.model), 'reference probe', feeds);
-  const got = await runOnce(runtime, encode(probe.model), 'probe', feeds);
+  const want = await runOnce(reference, encodeModel(refProbe.model), 'reference probe', feeds);
+  const got = await runOnce(runtime, encodeModel(probe.model), 'probe', feeds);
   const nodes = compareNodes(flat.model, flatRef.model, got, want);
   const k = nodes.findIndex((n) => n.error > input.threshold);
   const first = k < 0 ? null : nodes[k];

@@ -11,7 +11,7 @@
  * Models are decoded with int64 fields kept as strings (decodeModelExact), so re-encoding does
  * not change a byte of meaning.
  */
-import { decodeModelExact, encodeModel, fromTensorProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '@vae/models/onnx';
+import { decodeModelExact, fromTensorProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '@vae/models/onnx';
 import { dtypeOfElemType, type DType } from './tensors.js';
 
 /** A subgraph-carrying attribute (If's then_branch / else_branch, Loop's body, Scan's body). */
@@ -155,4 +155,3 @@ export function markAll(model: ModelProto): { model: ModelProto; tensors: string
   return { model: m, tensors };
 }
 
-export const encode = (model: ModelProto): Uint8Array => encodeModel(model);

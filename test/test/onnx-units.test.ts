@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { encodeModel, encodeTensorProto, parseTensor, serializeTensor, toFloat16Bits, type Tensor } from '@vae/models/onnx';
 import { parseDims, parseRanges, parseTolerance } from '../src/cli.js';
 import { concreteDims, generateInputs, missingDims, UsageError } from '../src/onnx-data.js';
-import { encode, inlineIfs, markAll, modelIo, parseModel } from '../src/onnx-graph.js';
+import { inlineIfs, markAll, modelIo, parseModel } from '../src/onnx-graph.js';
 import { diffs, minimumPassing, outputStats, passes } from '../src/stats.js';
 import { numericValues, tensorBytes, tensorFromBytes } from '../src/tensors.js';
 
@@ -108,7 +108,7 @@ test('If inlining and mark-all: the branch taken becomes graph nodes; every inte
     assert.deepEqual(flat.model.graph.node.map((n) => n.op_type), ['Constant', cond ? 'Add' : 'Mul', 'Identity', 'Identity']);
     const probe = markAll(flat.model);
     assert.ok(probe.tensors.includes('t'));
-    const session = await ort.InferenceSession.create(encode(probe.model));
+    const session = await ort.InferenceSession.create(encodeModel(probe.model));
     const out = await session.run({ x, c: new ort.Tensor('bool', Uint8Array.from([cond ? 1 : 0]), []) });
     assert.deepEqual([...(out.t.data as Float32Array)], cond ? [4, 5] : [6, 8]);
     assert.deepEqual([...(out.y.data as Float32Array)], cond ? [4, 5] : [6, 8]);
