@@ -6,7 +6,7 @@ import { runPaperExperiments } from './experiments.js';
 
 interface ExperimentsArgs {
   experiment: string; epochs?: number; only?: string[]; train: boolean; 'iwae-samples': number;
-  runs?: string; out?: string; backend: BackendChoice;
+  runs?: string; out?: string; backend: BackendChoice; threads?: number;
 }
 
 export const experimentsCommand: CommandModule<object, ExperimentsArgs> = {
@@ -23,14 +23,16 @@ export const experimentsCommand: CommandModule<object, ExperimentsArgs> = {
       .option('runs', { type: 'string', describe: 'Run folders [default: runs/paper]' })
       .option('out', { type: 'string', describe: 'Results and figures [default: models/paper]' })
       .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'tfjs backend' })
+      .option('threads', { type: 'number', describe: 'Worker threads for new runs [default: each config\'s]; a resumed run keeps the count it started with. On 2 cores, two settings at --threads 1 side by side finish sooner than one after the other at 2' })
       .check((a) => {
+        if (a.threads !== undefined && !(Number.isInteger(a.threads) && a.threads > 0)) throw new Error(`--threads must be a positive integer, got ${a.threads}`);
         if (a.epochs !== undefined && !(Number.isInteger(a.epochs) && a.epochs > 0)) throw new Error(`--epochs must be a positive integer, got ${a.epochs}`);
         if (!(Number.isInteger(a['iwae-samples']) && a['iwae-samples'] >= 0)) throw new Error(`--iwae-samples must be an integer >= 0, got ${a['iwae-samples']}`);
         return true;
       }) as unknown as Argv<ExperimentsArgs>,
   handler: async (a) => {
     await runPaperExperiments({
-      epochs: a.epochs, only: a.only, noTrain: !a.train, iwaeSamples: a['iwae-samples'], runsDir: a.runs, outDir: a.out, backend: a.backend,
+      epochs: a.epochs, only: a.only, noTrain: !a.train, iwaeSamples: a['iwae-samples'], runsDir: a.runs, outDir: a.out, backend: a.backend, threads: a.threads,
     });
   },
 };

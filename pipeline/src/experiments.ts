@@ -34,6 +34,8 @@ export interface ExperimentOptions {
   /** Importance samples per test image for the NLL (default 1000; 0 skips it). */
   iwaeSamples?: number;
   backend?: BackendChoice;
+  /** Worker threads for runs started now (default: each config's). A resumed run keeps its own count. */
+  threads?: number;
   log?: (line: string) => void;
 }
 
@@ -95,7 +97,7 @@ export async function runPaperExperiments(options: ExperimentOptions = {}): Prom
       await train({
         outDir: runDir, resume: existsSync(join(runDir, CHECKPOINT_FILE)), dataset: t.dataset, latentSize: t.latentSize,
         hiddenSizes: t.hiddenSizes, beta: t.beta, learningRate: t.learningRate, batchSize: t.batchSize, epochs, seed: t.seed,
-        threads: t.threads, trainLimit: t.trainLimit, backend: options.backend,
+        threads: options.threads ?? t.threads, trainLimit: t.trainLimit, backend: options.backend,
         onEpoch: (r: EpochRecord) => log(`  epoch ${r.epoch}/${epochs}: train ${r.train.total.toFixed(2)}, test ${r.test.total.toFixed(2)} (${r.seconds.toFixed(1)} s)`),
       });
     }

@@ -4,31 +4,33 @@
  * `Trainer` interface as LocalTrainer (step.ts), which is the reference to read first.
  *
  * Every worker holds a full model (same seed: same initial weights). The weights, Adam's
- * moments and one gradient slot per worker live in SharedArrayBuffers, as flat float32
- * vectors in `variables()` order. One step, in every worker at once (worker.ts):
+ * moments and one gradient slot per worker live in one shared WebAssembly.Memory, as flat
+ * float32 vectors in `variables()` order (adam-simd.ts). One step, in every worker at once (worker.ts):
  *   1. forward/backward on its contiguous shard of the batch; gradient of the shard's mean
  *      loss into its slot;
  *   2. barrier (Atomics on shared memory, no message round trip);
- *   3. Adam on its own slice of the parameter vector (the update is sharded, not repeated):
- *      the batch-mean gradient sum_k (rows_k / rows) * slot_k, added in slot order, so the
- *      result depends only on the thread count; then m, v and the weights of that slice;
+ *   3. Adam on its own slice of the parameter vector (the update is sharded, not repeated),
+ *      a WebAssembly SIMD kernel: the batch-mean gradient sum_k (rows_k / rows) * slot_k,
+ *      added in slot order, so the result depends only on the thread count; then m, v and
+ *      the weights of that slice;
  *   4. barrier; copy the shared weights into its tfjs variables.
  * The main thread posts one message per worker per step and gets one reply each.
  *
  * The sharded update is bit-identical to the tfjs-ops Adam of adam.ts (see
- * `adamUpdateSlice`), so a run's numbers do not depend on how the update is split. Control
+ * adam-simd.ts), so a run's numbers do not depend on how the update is split. Control
  * goes through postMessage; a worker handles its messages one at a time, in order, so
  * calls can be posted as soon as they are made. The code run in the workers is `worker.ts`.
  */
 import { Worker } from 'node:worker_threads';
+import { adamLayout, sharedAdamMemory, type SharedWasmMemory } from './adam-simd.js';
 import type { RunConfig } from './config.js';
 import type { LossSums, Trainer, TrainerState } from './step.js';
 
 /** What a worker gets at start-up. */
 export interface WorkerInit {
   config: RunConfig;
-  /** (3 + threads) x `paramCount` floats: weights, Adam's m and v, then one gradient slot per worker. */
-  shared: SharedArrayBuffer;
+  /** Shared memory laid out by `adamLayout`: weights, Adam's m and v, one gradient slot per worker. */
+  memory: SharedWasmMemory;
   /** Int32 words at the indices below: a barrier's arrival count and generation, and the abort flag. */
   control: SharedArrayBuffer;
   paramCount: number;
@@ -124,10 +126,10 @@ export class ParallelTrainer implements Trainer {
 
   static async create(config: RunConfig): Promise<ParallelTrainer> {
     const n = paramCount(config.model);
-    const shared = new SharedArrayBuffer((3 + config.threads) * n * 4);
+    const memory = sharedAdamMemory(adamLayout(n, config.threads));
     const control = new SharedArrayBuffer(3 * 4);
     const threads = Array.from({ length: config.threads }, (_, index) => ({
-      worker: startWorker({ config, shared, control, paramCount: n, index, threads: config.threads }),
+      worker: startWorker({ config, memory, control, paramCount: n, index, threads: config.threads }),
       pending: new Map(),
     }));
     const trainer = new ParallelTrainer(threads, config, new Int32Array(control));

@@ -6,13 +6,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { adamUpdateSlice, type FlatAdam } from './adam.js';
+import { adamKernel, adamLayout, adamSlices, adamViews } from './adam-simd.js';
 import { selectBackend } from './backend.js';
 import { createVae, variables } from './model.js';
-import { shardRanges, type Reply, type Request, type StepTimes, type WorkerInit, ABORTED, BARRIER_COUNT, BARRIER_GENERATION } from './parallel.js';
+import { type Reply, type Request, type StepTimes, type WorkerInit, ABORTED, BARRIER_COUNT, BARRIER_GENERATION } from './parallel.js';
 import { computeGradients, evaluateSums, type TrainerState } from './step.js';
 
-const { config, shared, control, paramCount, index, threads } = workerData as WorkerInit;
+const { config, memory, control, paramCount, index, threads } = workerData as WorkerInit;
 const port = parentPort!;
 
 await selectBackend('wasm');
@@ -20,20 +20,17 @@ const model = createVae(config.model, config.seed); // same seed: same initial w
 const params = variables(model);
 if (params.reduce((n, p) => n + p.size, 0) !== paramCount) throw new Error(`the model does not have ${paramCount} parameters`);
 
-const floats = (i: number) => new Float32Array(shared, i * paramCount * 4, paramCount);
-const adam: FlatAdam = {
-  learningRate: config.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, // Adam's defaults (adam.ts)
-  params: floats(0), m: floats(1), v: floats(2),
-};
-/** Gradient slots, one per worker: worker k writes slot k, everyone reads all of them. */
-const slots = Array.from({ length: threads }, (_, k) => floats(3 + k));
-/** The elements of the flat parameter vector whose Adam update is this worker's job. */
-const [mine, mineEnd] = shardRanges(paramCount, threads)[index];
+/** Weights, Adam's moments and one gradient slot per worker (worker k writes slot k, everyone reads all). */
+const layout = adamLayout(paramCount, threads);
+const shared = adamViews(memory, layout);
+const adamStep = adamKernel(memory, layout, { learningRate: config.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }, index); // Adam's defaults (adam.ts)
+/** The elements of the (padded) parameter vector whose Adam update is this worker's job. */
+const [mine, mineEnd] = adamSlices(layout, threads)[index];
 const ctl = new Int32Array(control);
 let step = 0;
 
 /** Worker 0 publishes the initial weights (identical in every worker anyway). */
-if (index === 0) writeFlat(adam.params, params.map((p) => p.dataSync() as Float32Array));
+if (index === 0) writeFlat(shared.params, params.map((p) => p.dataSync() as Float32Array));
 
 function writeFlat(out: Float32Array, tensors: ArrayLike<number>[]): void {
   let offset = 0;
@@ -45,10 +42,27 @@ function splitFlat(flat: Float32Array): Float32Array[] {
   return params.map((p) => flat.slice(offset, (offset += p.size)));
 }
 
-/** Copies the shared weights into this worker's tfjs variables. */
+/** The tfjs wasm backend's heap, to copy gradients out without an intermediate array. */
+interface WasmBackendInternals { dataIdMap: { get(id: object): { memoryOffset: number } | undefined }; wasm: { HEAPF32: Float32Array } }
+
+/** Where tensor `t`'s floats sit in the wasm heap, or undefined on another backend (or build). */
+function heapView(t: tf.Tensor): Float32Array | undefined {
+  const b = tf.backend() as unknown as Partial<WasmBackendInternals>;
+  const entry = b.dataIdMap?.get(t.dataId);
+  if (!b.wasm?.HEAPF32 || !entry || t.dtype !== 'float32') return undefined;
+  const start = entry.memoryOffset / 4;
+  return b.wasm.HEAPF32.subarray(start, start + t.size);
+}
+
+/**
+ * Copies the shared weights into this worker's tfjs variables. Through new tensors and
+ * assign, never by writing a variable's heap memory in place: the wasm matmul kernels cache
+ * XNNPACK operators (with the weights packed) per tensor, so an in-place write would leave
+ * the next forward pass on the old weights.
+ */
 function loadWeights(): void {
   let offset = 0;
-  tf.tidy(() => params.forEach((p) => p.assign(tf.tensor(adam.params.subarray(offset, (offset += p.size)), p.shape))));
+  tf.tidy(() => params.forEach((p) => p.assign(tf.tensor(shared.params.subarray(offset, (offset += p.size)), p.shape))));
 }
 
 /**
@@ -70,18 +84,8 @@ function barrier(): void {
   }
 }
 
-/** The tfjs wasm backend's heap, to copy gradients out without an intermediate array. */
-interface WasmBackendInternals { dataIdMap: { get(id: object): { memoryOffset: number } }; wasm: { HEAPF32: Float32Array } }
-
 function copyGradient(g: tf.Tensor, out: Float32Array, offset: number): void {
-  const b = tf.backend() as unknown as Partial<WasmBackendInternals>;
-  const entry = b.dataIdMap?.get(g.dataId);
-  if (b.wasm?.HEAPF32 && entry && g.dtype === 'float32') {
-    const start = entry.memoryOffset / 4;
-    out.set(b.wasm.HEAPF32.subarray(start, start + g.size), offset);
-  } else {
-    out.set(g.dataSync(), offset);
-  }
+  out.set(heapView(g) ?? g.dataSync(), offset);
 }
 
 /**
@@ -92,7 +96,7 @@ function copyGradient(g: tf.Tensor, out: Float32Array, offset: number): void {
 function trainStep(x: Float32Array, eps: Float32Array, weights: number[]) {
   const t0 = performance.now();
   const rows = x.length / config.model.inputSize;
-  const out = slots[index];
+  const out = shared.slots[index];
   let bce = 0, kl = 0;
   if (rows === 0) {
     out.fill(0); // a batch smaller than the thread count leaves some shards empty
@@ -108,7 +112,7 @@ function trainStep(x: Float32Array, eps: Float32Array, weights: number[]) {
   barrier(); // every slot is written
   const t2 = performance.now();
   step += 1;
-  adamUpdateSlice(adam, step, slots, weights, mine, mineEnd);
+  adamStep(step, weights, mine, mineEnd);
   const t3 = performance.now();
   barrier(); // every slice is updated (and no slot is read any more)
   const t4 = performance.now();
@@ -121,7 +125,7 @@ function trainStep(x: Float32Array, eps: Float32Array, weights: number[]) {
 function getState(): TrainerState {
   return {
     weights: params.map((p) => p.dataSync() as Float32Array), // this worker's copy (tests compare them)
-    adam: { step, m: splitFlat(adam.m), v: splitFlat(adam.v) },
+    adam: { step, m: splitFlat(shared.m), v: splitFlat(shared.v) },
   };
 }
 
@@ -139,9 +143,9 @@ function setState(state: TrainerState): void {
   params.forEach((p, i) => {
     const lo = Math.max(mine, offset), hi = Math.min(mineEnd, offset + p.size);
     if (lo < hi) {
-      adam.params.set(state.weights[i].subarray(lo - offset, hi - offset), lo);
-      adam.m.set(state.adam.m[i].subarray(lo - offset, hi - offset), lo);
-      adam.v.set(state.adam.v[i].subarray(lo - offset, hi - offset), lo);
+      shared.params.set(state.weights[i].subarray(lo - offset, hi - offset), lo);
+      shared.m.set(state.adam.m[i].subarray(lo - offset, hi - offset), lo);
+      shared.v.set(state.adam.v[i].subarray(lo - offset, hi - offset), lo);
     }
     offset += p.size;
   });

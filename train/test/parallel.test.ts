@@ -4,7 +4,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { Adam, adamUpdateSlice } from '../src/adam.js';
+import { Adam } from '../src/adam.js';
+import { adamKernel, adamLayout, adamSlices, adamViews, sharedAdamMemory } from '../src/adam-simd.js';
 import { selectBackend } from '../src/backend.js';
 import type { RunConfig } from '../src/config.js';
 import { createVae } from '../src/model.js';
@@ -67,7 +68,7 @@ function assertClose(actual: LossSums, expected: LossSums, relative: number): vo
   }
 }
 
-test('the sharded Adam update is bit-identical to a tfjs-ops gradient sum and Adam.apply', () => {
+test('the sharded SIMD Adam update is bit-identical to a tfjs-ops gradient sum and Adam.apply', () => {
   const shapes = [[37, 11], [11], [5, 3]];
   const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
   const n = sizes.reduce((a, b) => a + b, 0);
@@ -76,11 +77,18 @@ test('the sharded Adam update is bit-identical to a tfjs-ops gradient sum and Ad
   let offset = 0;
   const vars = shapes.map((s, i) => tf.variable(tf.tensor(init.slice(offset, (offset += sizes[i])), s)));
   const adam = new Adam(vars, { learningRate: 1e-3 });
-  const flat = { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, params: init.slice(), m: new Float32Array(n), v: new Float32Array(n) };
   const weights = [6 / 11, 5 / 11];
+  const layout = adamLayout(n, weights.length); // n = 433: the last vector is padded
+  const memory = sharedAdamMemory(layout);
+  const flat = adamViews(memory, layout);
+  flat.params.set(init);
+  const hyper = { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+  const kernels = [0, 1, 2].map((worker) => adamKernel(memory, layout, hyper, worker));
+  const slices = adamSlices(layout, 3);
   for (let step = 1; step <= 6; step++) {
     // Gradients over many magnitudes, with exact zeros (empty shards) now and then.
     const parts = weights.map(() => Float32Array.from({ length: n }, () => (rand() < 0.1 ? 0 : (rand() - 0.5) * 10 ** (rand() * 12 - 9))));
+    parts.forEach((part, k) => flat.slots[k].set(part));
     offset = 0;
     const grads = vars.map((v, i) => {
       const [start, end] = [offset, (offset += sizes[i])];
@@ -90,7 +98,7 @@ test('the sharded Adam update is bit-identical to a tfjs-ops gradient sum and Ad
     });
     adam.apply(grads);
     tf.dispose(grads);
-    for (const [start, end] of shardRanges(n, 3)) adamUpdateSlice(flat, step, parts, weights, start, end); // slices cut tensors
+    slices.forEach(([start, end], worker) => kernels[worker](step, weights, start, end)); // slices cut tensors
   }
   const concat = (ts: ArrayLike<number>[]) => Float32Array.from(ts.flatMap((t) => Array.from(t)));
   assert.deepEqual(flat.params, concat(vars.map((v) => v.dataSync())));

@@ -4,7 +4,8 @@
  * First wasm in this thread against wasm on worker threads (BENCH_THREADS, default: one
  * per core, at least 2), timed alternately in BENCH_ROUNDS rounds of BENCH_STEPS / rounds
  * steps each, so both see the same machine load; it prints each one's mean, the ratio per
- * round, and the time split by phase. Then the other backends, if installed.
+ * round, the time split by phase, and one worker's share of the batch timed alone in one
+ * thread (what the cores' slowing each other costs). Then the other backends, if installed.
  * Random inputs: speed does not depend on the data.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -50,7 +51,18 @@ async function benchWasm(threads: number, steps: number, rounds: number): Promis
   const parallel = await ParallelTrainer.create({ ...PAPER_DEFAULTS, model: PAPER_MODEL, threads, seed: 1, learningRate: 1e-4 });
   const perRound = Math.max(1, Math.round(steps / rounds));
   const localSplit: Split = { gradients: 0, exchange: 0, optimizer: 0 };
-  const times = { local: [] as number[], parallel: [] as number[] };
+  const times = { local: [] as number[], parallel: [] as number[], shard: [] as number[] };
+  // The machine's own limit: one worker's share of the batch, forward/backward in this thread
+  // while nothing else runs. Workers taking longer than this for the same share are slowed by
+  // each other (cores sharing SIMD units or caches), which no exchange scheme can win back.
+  const shardRows = Math.ceil(BATCH / threads);
+  const [xShard, epsShard] = [x.subarray(0, shardRows * PAPER_MODEL.inputSize), eps.subarray(0, shardRows * PAPER_MODEL.latentSize)];
+  const shardAlone = () => {
+    const t0 = performance.now();
+    const r = computeGradients(local.model, xShard, epsShard, 1);
+    tf.dispose([...r.grads, r.bce, r.kl]);
+    return performance.now() - t0;
+  };
   const cpu = { local: 0, parallel: 0 }; // process CPU time, all threads (microseconds)
   try {
     for (let i = 0; i < 5; i++) { await timedLocalStep(local, { ...localSplit }); await parallel.trainStep(x, eps); } // warm up
@@ -65,6 +77,9 @@ async function benchWasm(threads: number, steps: number, rounds: number): Promis
       for (let i = 0; i < perRound; i++) await parallel.trainStep(x, eps);
       times.parallel.push((performance.now() - t0) / perRound);
       cpu.parallel += cpuMicros(c0);
+      let shard = 0;
+      for (let i = 0; i < perRound; i++) shard += shardAlone();
+      times.shard.push(shard / perRound);
     }
     const n = rounds * perRound;
     const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
@@ -82,7 +97,10 @@ async function benchWasm(threads: number, steps: number, rounds: number): Promis
     console.log(`${threads} threads / 1 thread: ${(p / l).toFixed(2)} on the means; per round ${ratios.map((v) => v.toFixed(2)).join(' ')}`);
     console.log(`CPU time per step (all threads): 1 thread ${ms(cpu.local / 1000 / n)}, ${threads} threads ${ms(cpu.parallel / 1000 / n)} (on an idle machine, wall time >= CPU time / threads)`);
     console.log(`per step, 1 thread:  forward/backward ${ms(localSplit.gradients / n)} | optimizer (Adam, tfjs ops) ${ms(localSplit.optimizer / n)} | other ${ms(l - (localSplit.gradients + localSplit.optimizer) / n)}`);
-    console.log(`per step, ${threads} threads: forward/backward ${ms(split.gradients)} | exchange (barrier waits) ${ms(split.exchange)} | optimizer (sum + Adam on 1/${threads} + weights into tfjs) ${ms(split.optimizer)} | other (main thread, messages) ${ms(p - split.gradients - split.exchange - split.optimizer)}  [worker 0]`);
+    const alone = mean(times.shard);
+    console.log(`forward/backward of one worker's ${shardRows} rows: ${ms(alone)} alone in one thread, ${ms(split.gradients)} in each of ${threads} workers at once (x${(split.gradients / alone).toFixed(2)}: the cores slowing each other)`);
+    console.log(`best ${threads}-thread step this machine allows now (that forward/backward in the workers, everything else free): ${((split.gradients) / l).toFixed(2)} x the 1-thread step`);
+    console.log(`per step, ${threads} threads: forward/backward ${ms(split.gradients)} | exchange (barrier waits) ${ms(split.exchange)} | optimizer (sum + SIMD Adam on 1/${threads} + weights into tfjs) ${ms(split.optimizer)} | other (main thread, messages) ${ms(p - split.gradients - split.exchange - split.optimizer)}  [worker 0]`);
   } finally {
     await parallel.dispose();
   }
