@@ -16,42 +16,13 @@
  * Arithmetic: f32x4.mul then f32x4.add, i.e. float32 with a rounding after each, summed over k in order.
  */
 
-const I32 = 0x7f;
-const V128 = 0x7b;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) { out.push(b); return out; }
-    out.push(b | 0x80);
-  }
-}
-
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((ch) => ch.charCodeAt(0))];
+import { I32, MAGIC_AND_VERSION, V128, get, i32, name, section, set, simd, uleb, whileNot } from '@vae/models/wasm';
 
 // Locals: params 0..6, then i32 7..14, v128 15..25.
 const X = 0, W = 1, C = 2, Y = 3, ROWS = 4, K = 5, NP = 6;
 const R = 7, JB = 8, KK = 9, WP = 10, XP = 11, YP = 12, NP4 = 13, NB = 14;
 const ACC = 15, W0 = 23, W1 = 24, A = 25;
 
-const get = (i: number) => [0x20, ...uleb(i)];
-const set = (i: number) => [0x21, ...uleb(i)];
-const i32 = (v: number) => [0x41, ...sleb(v)];
-const simd = (op: number) => [0xfd, ...uleb(op)];
 const ADD = 0x6a, MUL = 0x6c, SHL = 0x74, SHR_U = 0x76, GT_U = 0x4b, GE_U = 0x4f, EQZ = 0x45;
 const v128Load = (offset: number) => [...simd(0x00), 4, ...uleb(offset)];
 const v128Store = (offset: number) => [...simd(0x0b), 4, ...uleb(offset)];
@@ -59,8 +30,6 @@ const f32Load = (offset: number) => [0x2a, 2, ...uleb(offset)];
 const V128_ANY_TRUE = 0x53, F32_NE = 0x5c;
 const F32X4_SPLAT = 0x13, F32X4_ADD = 0xe4, F32X4_MUL = 0xe6;
 const addTo = (local: number, value: number[]) => [...get(local), ...value, ADD, ...set(local)];
-/** block { loop { <exit condition> br_if 1; body; br 0 } } */
-const whileNot = (exit: number[], body: number[]) => [0x02, 0x40, 0x03, 0x40, ...exit, 0x0d, 1, ...body, 0x0c, 0, 0x0b, 0x0b];
 
 /** The column-panel loop for a block of `rows` (4 or 1) batch rows starting at row R. */
 function panels(rows: 4 | 1): number[] {
@@ -108,7 +77,7 @@ export function wasmKernelBytes(): Uint8Array {
   const locals = [2, ...uleb(8), I32, ...uleb(11), V128];
   const body = [...locals, ...code];
   const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...MAGIC_AND_VERSION,
     ...section(1, [1, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0]),
     ...section(3, [1, 0]),
     ...section(5, [1, 0x00, 1]),

@@ -22,6 +22,7 @@
  * every tfjs op there is one IEEE float32 operation, so the two are bit-identical
  * (train/test/parallel.test.ts checks it).
  */
+import { F32, I32, MAGIC_AND_VERSION, V128, get, i32, name, section, set, simd, uleb, whileNot } from '@vae/models/wasm';
 import { shardRanges } from './parallel.js';
 
 /**
@@ -115,36 +116,16 @@ export function adamKernel(memory: SharedWasmMemory, l: AdamLayout, hyper: AdamH
 
 // ---- the module, byte by byte ---------------------------------------------------------------
 
-const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
 // Parameters 0..15, then locals: i32 16..18, v128 19..28.
 const P = 0, M = 1, V = 2, SLOTS = 3, STRIDE = 4, NSLOTS = 5, WTS = 6, START = 7, END = 8;
 const HYPER = [9, 10, 11, 12, 13, 14, 15]; // beta1, 1 - beta1, beta2, 1 - beta2, 1/sqrt(c2), eps, lr/c1
 const I = 16, K = 17, SP = 18, G = 19, MI = 20, VI = 21;
 const [B1, OB1, B2, OB2, ISC2, EPS, LR] = [22, 23, 24, 25, 26, 27, 28];
 
-const get = (i: number) => [0x20, i];
-const set = (i: number) => [0x21, i];
-const i32 = (v: number) => [0x41, v]; // small non-negative constants only (< 64)
-const simd = (op: number) => [0xfd, ...uleb(op)];
 const ADD = 0x6a, SHL = 0x74, GE_U = 0x4f;
 const load = [...simd(0x00), 4, 0], store = [...simd(0x0b), 4, 0], f32Load = [0x2a, 2, 0];
 const SPLAT = simd(0x13), SQRT = simd(0xe3), FADD = simd(0xe4), FSUB = simd(0xe5), FMUL = simd(0xe6), FDIV = simd(0xe7);
-/** block { loop { <exit> br_if 1; body; br 0 } } */
-const whileNot = (exit: number[], body: number[]) => [0x02, 0x40, 0x03, 0x40, ...exit, 0x0d, 1, ...body, 0x0c, 0, 0x0b, 0x0b];
 const at = (base: number) => [...get(base), ...get(I), ADD]; // address base + i
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const name = (s: string) => [s.length, ...[...s].map((c) => c.charCodeAt(0))];
 
 function adamWasmBytes(): Uint8Array {
   const code: number[] = [];
@@ -170,7 +151,7 @@ function adamWasmBytes(): Uint8Array {
   code.push(...whileNot([...get(I), ...get(END), GE_U], body), 0x0b);
   const fn = [2, 3, I32, 10, V128, ...code];
   return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...MAGIC_AND_VERSION,
     ...section(1, [1, 0x60, 16, ...Array(9).fill(I32), ...Array(7).fill(F32), 0]),
     ...section(2, [1, ...name('env'), ...name('mem'), 0x02, 0x03, 1, ...uleb(65536)]), // shared memory, 1 .. 65536 pages
     ...section(3, [1, 0]),
