@@ -3,9 +3,11 @@
  *
  * Polygraphy's definitions (polygraphy/comparator/compare.py): absdiff = |actual - expected|,
  * reldiff = absdiff / |expected|; the minimum tolerance that would have passed with only an
- * absolute tolerance is max(absdiff), with only a relative one max(reldiff). We follow them,
- * with 0 / 0 = 0 (equal zeros agree) and d / 0 = Infinity for d > 0.
+ * absolute tolerance is max(absdiff), with only a relative one max(reldiff). Per element they
+ * are stats.ts's absDiffOf and relDiffOf (0 / 0 = 0, d / 0 = Infinity, NaN never passes), the
+ * same as `vae verify` uses for any ONNX model.
  */
+import { absDiffOf, relDiffOf } from './stats.js';
 
 export interface ErrorMetrics {
   /** How many values were compared. */
@@ -57,9 +59,8 @@ export function compareArrays(actual: ArrayLike<number>, expected: ArrayLike<num
   for (let i = 0; i < n; i++) {
     const a = actual[i];
     const e = expected[i];
-    let d = Math.abs(a - e);
+    const d = absDiffOf(a, e);
     if (!Number.isFinite(a) && Number.isFinite(e)) nonFinite++;
-    if (Number.isNaN(d)) d = Infinity; // NaN never passes
     if (d > maxAbs) {
       maxAbs = d;
       argMaxAbs = i;
@@ -67,7 +68,7 @@ export function compareArrays(actual: ArrayLike<number>, expected: ArrayLike<num
     sumAbs += d;
     sumSqDiff += d * d;
     sumSqRef += e * e;
-    const rel = d === 0 ? 0 : d / Math.abs(e);
+    const rel = relDiffOf(d, e);
     if (rel > maxRel) maxRel = rel;
     if (options.pixels && to8bit(a) !== to8bit(e)) differing++;
   }
@@ -100,9 +101,6 @@ export function concat(parts: ArrayLike<number>[]): Float32Array {
 export function absDiff(actual: ArrayLike<number>, expected: ArrayLike<number>): Float32Array {
   if (actual.length !== expected.length) throw new Error(`cannot compare ${actual.length} values with ${expected.length}`);
   const out = new Float32Array(actual.length);
-  for (let i = 0; i < actual.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    out[i] = Number.isNaN(d) ? Infinity : d;
-  }
+  for (let i = 0; i < actual.length; i++) out[i] = absDiffOf(actual[i], expected[i]);
   return out;
 }

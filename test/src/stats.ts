@@ -46,6 +46,24 @@ export interface Check { atol: number; rtol: number; stat: ErrorStat; quantile: 
 /** The absdiff and reldiff of every element over all sets (concatenated), and the sets' shapes. */
 export interface Diffs { abs: Float64Array; rel: Float64Array; shapes: number[][]; nonFinite: number }
 
+/**
+ * |actual - expected| of one element: 0 where both are the same value (the same infinity, or
+ * both NaN), Infinity where a NaN or an infinity meets anything else. The one definition,
+ * shared by `diffs` here and the golden-output metrics (metrics.ts).
+ */
+export function absDiffOf(actual: number, expected: number): number {
+  if (actual === expected || (Number.isNaN(actual) && Number.isNaN(expected))) return 0;
+  const d = Math.abs(actual - expected);
+  return Number.isNaN(d) ? Infinity : d;
+}
+
+/** absdiff / |expected|, with 0 / 0 = 0 and d / 0 = Infinity. */
+export function relDiffOf(absDiff: number, expected: number): number {
+  if (absDiff === 0) return 0;
+  const r = absDiff / Math.abs(expected);
+  return Number.isNaN(r) ? Infinity : r;
+}
+
 export function diffs(actual: Tensor[], expected: Tensor[]): Diffs {
   if (actual.length !== expected.length) throw new Error(`cannot compare ${actual.length} tensors with ${expected.length}`);
   const total = expected.reduce((s, t) => s + t.data.length, 0);
@@ -61,12 +79,9 @@ export function diffs(actual: Tensor[], expected: Tensor[]): Diffs {
     const a = numericValues(got);
     const e = numericValues(want);
     for (let i = 0; i < a.length; i++, at++) {
-      const same = a[i] === e[i] || (Number.isNaN(a[i]) && Number.isNaN(e[i]));
-      const d = same ? 0 : Math.abs(a[i] - e[i]);
-      if (!same && !Number.isFinite(a[i])) nonFinite++;
-      abs[at] = Number.isNaN(d) ? Infinity : d;
-      rel[at] = abs[at] === 0 ? 0 : abs[at] / Math.abs(e[i]);
-      if (Number.isNaN(rel[at])) rel[at] = Infinity;
+      abs[at] = absDiffOf(a[i], e[i]);
+      rel[at] = relDiffOf(abs[at], e[i]);
+      if (abs[at] !== 0 && !Number.isFinite(a[i])) nonFinite++;
     }
   }
   return { abs, rel, shapes: expected.map((t) => t.dims), nonFinite };

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { absDiff, compareArrays, concat, minimumTolerance, to8bit } from '../src/metrics.js';
+import { diffs } from '../src/stats.js';
 
 const close = (a: number, b: number, msg?: string) => assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${msg ?? ''} ${a} != ${b}`);
 
@@ -51,4 +52,17 @@ test('compareArrays: zeros, identical arrays, division by zero, NaN', () => {
 test('concat and absDiff', () => {
   assert.deepEqual(Array.from(concat([Float32Array.of(1, 2), Float32Array.of(3)])), [1, 2, 3]);
   assert.deepEqual(Array.from(absDiff([1, 5, NaN], [2, 3, 0])), [1, 2, Infinity]);
+});
+
+test('golden metrics and vae verify share one per-element definition: equal infinities agree, NaN never passes', () => {
+  const actual = [Infinity, NaN, 1, 0];
+  const expected = [Infinity, 0, Infinity, 0];
+  const m = compareArrays(actual, expected);
+  assert.equal(m.maxAbs, Infinity);
+  assert.equal(m.argMaxAbs, 1); // the NaN, not the equal infinities at 0
+  assert.deepEqual(Array.from(absDiff(actual, expected)), [0, Infinity, Infinity, 0]);
+  const tensor = (data: number[]) => ({ name: 'y', dtype: 'float32' as const, dims: [4], data: Float32Array.from(data) });
+  const d = diffs([tensor(actual)], [tensor(expected)]);
+  assert.deepEqual(Array.from(d.abs), Array.from(absDiff(actual, expected)));
+  assert.deepEqual(Array.from(d.rel), [0, Infinity, Infinity, 0]);
 });
