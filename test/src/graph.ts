@@ -2,7 +2,8 @@
  * What the diagnosis needs from an ONNX graph, with no runtime:
  *
  * - `exposeIntermediates`: the same model with every node output added to graph.output
- *   (typed), so a runtime returns all intermediate tensors;
+ *   (onnx-graph.ts's `markAll`), so a runtime returns all intermediate tensors, and what each
+ *   tensor is;
  * - `evaluate`: a float64 interpreter for the ops the exporter emits (Gemm, Relu, Sigmoid,
  *   Cast, DequantizeLinear, plus Identity), an independent reference;
  * - `evalNode` + `roundingBound`: one node evaluated in float64 on given inputs, and the
@@ -10,8 +11,9 @@
  */
 import {
   DataType, decodeModel, encodeModel, fromFloat16Bits, fromTensorProto, toFloat16Bits,
-  type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto,
+  type ModelProto, type NodeProto, type TensorProto,
 } from '@vae/models/onnx';
+import { markAll } from './onnx-graph.js';
 
 /** A tensor of float64 values (any ONNX numeric type, converted exactly). */
 export interface Value {
@@ -87,26 +89,15 @@ export interface ExposedTensor {
 }
 
 /**
- * The model with every node output as a graph output (the original outputs first, in
- * order), for running on a runtime; `tensors` lists the added and original node outputs
- * in topological order.
+ * The model with every node output as a graph output (markAll: the original outputs first,
+ * in order), for running on a runtime; `tensors` lists every node output, added or
+ * original, in topological order, with its node, op and element type.
  */
 export function exposeIntermediates(model: ModelProto): { bytes: Uint8Array; tensors: ExposedTensor[] } {
   const types = tensorTypes(model);
-  const g = model.graph;
-  const existing = new Set(g.output.map((o) => o.name));
-  const tensors: ExposedTensor[] = [];
-  const added: ValueInfoProto[] = [];
-  for (const node of g.node) {
-    for (const o of node.output) {
-      if (!o) continue;
-      tensors.push({ name: o, node: node.name, op: node.op_type, elemType: types.get(o)! });
-      // No shape: the runtime infers it. Shapes of weights and batch tensors differ, so none is declared.
-      if (!existing.has(o)) added.push({ name: o, type: { tensor_type: { elem_type: types.get(o)! } } } as unknown as ValueInfoProto);
-    }
-  }
-  const exposed: ModelProto = { ...model, graph: { ...g, output: [...g.output, ...added] } };
-  return { bytes: encodeModel(exposed), tensors };
+  const tensors = model.graph.node.flatMap((node) =>
+    node.output.filter(Boolean).map((o) => ({ name: o, node: node.name, op: node.op_type, elemType: types.get(o)! })));
+  return { bytes: encodeModel(markAll(model).model), tensors };
 }
 
 // ---------------------------------------------------------------------------------------
