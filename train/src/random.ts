@@ -3,17 +3,10 @@
  * happens in plain JS (weight init, shuffling) so a run is reproducible from one seed.
  */
 
-/** mulberry32: a tiny, fast 32-bit PRNG with good statistical quality for this use. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32, seededNormals } from '@vae/models';
+
+// The generators themselves are part of the model contract (@vae/models): one implementation.
+export { mulberry32 } from '@vae/models';
 
 /** Derives an independent 32-bit seed from a base seed and a path of integers (epoch, step, ...). */
 export function deriveSeed(seed: number, ...path: number[]): number {
@@ -39,16 +32,8 @@ export function permutation(n: number, seed: number): Uint32Array {
   return p;
 }
 
-/** n standard-normal float32 values from a seed (Box–Muller), identical on every backend. */
-export function standardNormal(n: number, seed: number): Float32Array {
-  const rand = mulberry32(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = 1 - rand(); // (0, 1]: log(u) is finite
-    const r = Math.sqrt(-2 * Math.log(u));
-    const t = 2 * Math.PI * rand();
-    out[i] = r * Math.cos(t);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(t);
-  }
-  return out;
-}
+/**
+ * n standard-normal float32 values from a seed: the reparameterisation noise of a step
+ * (seed from `deriveSeed(seed, epoch, step)`), @vae/models' seededNormals at scale 1.
+ */
+export const standardNormal = (n: number, seed: number): Float32Array => seededNormals(n, seed);
