@@ -302,7 +302,36 @@ export function checkFindings(settings: readonly SettingResult[]): { claim: stri
   return out;
 }
 
+/** The issue's reproduction target: test BCE and KL each within this fraction of Table 1. */
+export const TABLE1_TARGET = 0.03;
+
+/**
+ * Each setting against the reproduction target: (ours - paper) / paper for BCE and KL, and
+ * whether both are within TABLE1_TARGET. Settings without a Table 1 row are left out.
+ */
+export function targetCheck(settings: readonly SettingResult[]): { setting: SettingResult; bce: number; kl: number; within: boolean }[] {
+  return settings.filter((s) => s.paper).map((s) => {
+    const bce = (s.test.bce - s.paper!.bce) / s.paper!.bce;
+    const kl = (s.test.kl - s.paper!.kl) / s.paper!.kl;
+    return { setting: s, bce, kl, within: Math.abs(bce) <= TABLE1_TARGET && Math.abs(kl) <= TABLE1_TARGET };
+  });
+}
+
+/** What each figure shows, for results.md (a figure not listed here is shown by its file name). */
+export const FIGURE_CAPTIONS: Record<string, string> = {
+  'loss-curves.png': 'train and test L_VAE per epoch, every setting',
+  'n1-sweep.png': 'n = 1: decoded images for z swept over [-5, 5]',
+  'n1-latents.png': 'n = 1: test-set latent means by digit',
+  'n2-manifold.png': 'n = 2: decoded images, both axes swept over [-5, 5] (the latent manifold)',
+  'n2-latents.png': 'n = 2: test-set latent means, coloured by digit',
+  'n64-reconstructions.png': 'n = 64: test images (odd rows) and their reconstructions (even rows)',
+  'n64-samples.png': 'n = 64: 64 samples from the prior',
+  'n64-tsne.png': 'n = 64: t-SNE (Barnes-Hut) of the 10,000 test-set latent means, the paper\'s Figure 5',
+  'n64-umap.png': 'n = 64: UMAP of the same latent means, for comparison with the t-SNE',
+};
+
 const f2 = (v: number) => v.toFixed(2);
+const percent = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}%`;
 const signed = (v: number) => (v >= 0 ? '+' : '') + v.toFixed(2);
 
 /** A paragraph for results.md when some settings ran fewer epochs than their schedule. */
@@ -318,6 +347,23 @@ export function shortenedRunNote(settings: readonly SettingResult[]): string[] {
     (drops.length > 0
       ? ` Test L_VAE was still falling: over the last 10 epochs it dropped ${drops.map((s) => `${s.lastTenEpochsDrop.toFixed(2)} (n = ${s.latentSize}, beta ${s.beta})`).join(', ')} nats.`
       : ''),
+    '',
+  ];
+}
+
+/** results.md's check of every setting against the 3% target. */
+function targetSection(settings: readonly SettingResult[]): string[] {
+  const checks = targetCheck(settings);
+  if (checks.length === 0) return [];
+  const within = checks.filter((c) => c.within).length;
+  return [
+    `## Within ${100 * TABLE1_TARGET}% of Table 1?`,
+    '',
+    `${within} of ${checks.length} settings have test BCE and KL both within ${100 * TABLE1_TARGET}% of the paper's.`,
+    '',
+    '| n | beta | epochs | BCE vs paper | KL vs paper | within |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...checks.map((c) => `| ${c.setting.latentSize} | ${c.setting.beta} | ${c.setting.epochs} | ${percent(c.bce)} | ${percent(c.kl)} | ${c.within ? 'yes' : '**no**'} |`),
     '',
   ];
 }
@@ -344,6 +390,7 @@ export function formatResults(r: PaperResults): string {
     ...rows,
     '',
     ...shortenedRunNote(r.settings),
+    ...targetSection(r.settings),
     '## The paper\'s findings, checked',
     '',
     '| finding | holds here | numbers |',
@@ -362,7 +409,7 @@ export function formatResults(r: PaperResults): string {
     ] : []),
     '## Figures',
     '',
-    ...r.figures.map((f) => `- [${f}](${f})`),
+    ...r.figures.map((f) => `- [${f}](${f})${FIGURE_CAPTIONS[f] ? `: ${FIGURE_CAPTIONS[f]}` : ''}`),
     '',
   ].join('\n');
 }

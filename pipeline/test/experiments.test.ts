@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gitInfo } from '@vae/export';
-import { checkFindings, shortenedRunNote, type PaperResults, type SettingResult } from '../src/experiments.js';
+import { checkFindings, formatResults, shortenedRunNote, targetCheck, type PaperResults, type SettingResult } from '../src/experiments.js';
 import { REPO_ROOT } from '../src/paths.js';
 
 const CLI = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'dist', 'cli.js');
@@ -35,6 +35,24 @@ test('shortenedRunNote: says how many epochs ran of the schedule and how fast th
   assert.match(text, /1 of 2 settings ran 60 of the scheduled 300 epochs/);
   assert.match(text, /dropped 0\.42 \(n = 1, beta 1\)/);
   assert.doesNotMatch(text, /n = 64/);
+});
+
+test('targetCheck and results.md: each setting\'s BCE and KL against Table 1, within 3% or not', () => {
+  const withPaper = (s: SettingResult, bce: number, kl: number): SettingResult => ({
+    ...s, paper: { bce, kl, total: bce + s.beta * kl }, difference: { bce: s.test.bce - bce, kl: s.test.kl - kl, total: s.test.total - bce - s.beta * kl },
+  });
+  const close = withPaper(setting(64, 0.1, 59.26, 77.03), 59.18, 77.68); // +0.1% BCE, -0.8% KL
+  const far = withPaper(setting(2, 1, 142.65, 6.22), 138.0, 6.49); // +3.4% BCE
+  const checks = targetCheck([close, far, setting(64, 1, 76, 24)]); // the last has no Table 1 row
+  assert.equal(checks.length, 2);
+  assert.ok(Math.abs(checks[0].bce - (59.26 - 59.18) / 59.18) < 1e-12);
+  assert.ok(Math.abs(checks[0].kl - (77.03 - 77.68) / 77.68) < 1e-12);
+  assert.deepEqual(checks.map((c) => c.within), [true, false]);
+  const md = formatResults({ createdAt: '2026-12-01T00:00:00Z', commit: 'abc', dirty: false, command: 'vae experiments paper', settings: [close, far], figures: ['n64-tsne.png'] });
+  assert.match(md, /1 of 2 settings have test BCE and KL both within 3% of the paper's/);
+  assert.match(md, /\| 64 \| 0\.1 \| 1 \| \+0\.1% \| -0\.8% \| yes \|/);
+  assert.match(md, /\| 2 \| 1 \| 1 \| \+3\.4% \| -4\.2% \| \*\*no\*\* \|/);
+  assert.match(md, /\[n64-tsne\.png\]\(n64-tsne\.png\): n = 64: t-SNE \(Barnes-Hut\)/);
 });
 
 test('vae experiments paper: trains, evaluates, estimates the NLL and draws every figure (1 epoch, real MNIST)', { timeout: 600_000 }, (t) => {
