@@ -156,8 +156,27 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const sums: LossSums = { ...progress.partial };
       const started = performance.now();
       let imagesThisSession = 0;
+      // Each step is posted before the previous one is awaited: a parallel trainer's workers
+      // take requests in order, so they find the next batch queued when they finish one, and
+      // the batch gathering and messaging here overlap their compute (~1 ms of a ~32 ms step).
+      // Both trainers copy x and eps before trainStep returns, so `batch` can be refilled.
+      let previous: { result: Promise<LossSums>; step: number } | undefined;
+      const settle = async () => {
+        if (!previous) return;
+        const { result, step } = previous;
+        previous = undefined;
+        const s = await result;
+        sums.bce += s.bce; sums.kl += s.kl; sums.count += s.count;
+        imagesThisSession += s.count;
+        options.onProgress?.({
+          epoch: epoch + 1, epochs: config.epochs, step: step + 1, steps,
+          loss: (sums.bce + config.beta * sums.kl) / sums.count,
+          imagesPerSec: imagesThisSession / ((performance.now() - started) / 1000),
+        });
+      };
       for (let step = progress.stepInEpoch; step < steps; step++) {
         if (options.signal?.aborted) {
+          await settle();
           progress = { epoch, stepInEpoch: step, partial: sums, seconds: progress.seconds + (performance.now() - started) / 1000 };
           interrupted = true;
           break epochs;
@@ -168,17 +187,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           batch.set(trainSet.images.subarray(i * pixels, (i + 1) * pixels), r * pixels);
         }
         const eps = standardNormal(rows * model.latentSize, deriveSeed(config.seed, epoch, step));
-        const pending = trainer.trainStep(batch.subarray(0, rows * pixels), eps);
+        const result = trainer.trainStep(batch.subarray(0, rows * pixels), eps);
+        result.catch(() => {}); // awaited in settle(); until then a failure must not count as unhandled
         pausePoint('step', `epoch ${epoch + 1} step ${step + 1}/${steps}`);
-        const s = await pending;
-        sums.bce += s.bce; sums.kl += s.kl; sums.count += s.count;
-        imagesThisSession += rows;
-        options.onProgress?.({
-          epoch: epoch + 1, epochs: config.epochs, step: step + 1, steps,
-          loss: (sums.bce + config.beta * sums.kl) / sums.count,
-          imagesPerSec: imagesThisSession / ((performance.now() - started) / 1000),
-        });
+        await settle();
+        previous = { result, step };
       }
+      await settle();
       const trainSeconds = (performance.now() - started) / 1000;
       const pendingTest = trainer.evaluate(testSet.images, noiseForTest);
       pausePoint('evaluate', `epoch ${epoch + 1}`);

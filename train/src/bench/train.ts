@@ -39,6 +39,17 @@ async function timedLocalStep(t: LocalTrainer, split: Split): Promise<void> {
   split.optimizer += t2 - t1;
 }
 
+/** `count` steps, each posted before the previous one is awaited, as train.ts runs them. */
+async function stepsOneAhead(t: Trainer, count: number): Promise<void> {
+  let previous: Promise<unknown> | undefined;
+  for (let i = 0; i < count; i++) {
+    const step = t.trainStep(x, eps);
+    if (previous) await previous;
+    previous = step;
+  }
+  await previous;
+}
+
 const cpuMicros = (since: NodeJS.CpuUsage) => { const d = process.cpuUsage(since); return d.user + d.system; };
 const ms = (v: number) => `${v.toFixed(1).padStart(6)} ms`;
 const line = (name: string, perStep: number) =>
@@ -74,7 +85,7 @@ async function benchWasm(threads: number, steps: number, rounds: number): Promis
       times.local.push((performance.now() - t0) / perRound);
       cpu.local += cpuMicros(c0);
       [t0, c0] = [performance.now(), process.cpuUsage()];
-      for (let i = 0; i < perRound; i++) await parallel.trainStep(x, eps);
+      await stepsOneAhead(parallel, perRound);
       times.parallel.push((performance.now() - t0) / perRound);
       cpu.parallel += cpuMicros(c0);
       let shard = 0;
