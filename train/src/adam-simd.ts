@@ -23,6 +23,7 @@
  * (train/test/parallel.test.ts checks it).
  */
 import { F32, I32, MAGIC_AND_VERSION, V128, get, i32, name, section, set, simd, uleb, whileNot } from '@vae/models/wasm';
+import type { AdamOptions } from './adam.js';
 import { shardRanges } from './parallel.js';
 
 /**
@@ -85,14 +86,12 @@ export function adamSlices(l: AdamLayout, workers: number): [number, number][] {
   return shardRanges(l.padded / SIMD_WIDTH, workers).map(([a, b]) => [a * SIMD_WIDTH, b * SIMD_WIDTH]);
 }
 
-export interface AdamHyper { learningRate: number; beta1: number; beta2: number; epsilon: number }
-
 /**
  * Returns `update(step, weights, start, end)`: Adam step `step` (1-based) on elements
  * [start, end) (multiples of SIMD_WIDTH, end <= padded) with the gradient
  * sum_k weights[k] * slot_k. `worker` picks the scratch room for the weights.
  */
-export function adamKernel(memory: SharedWasmMemory, l: AdamLayout, hyper: AdamHyper, worker: number) {
+export function adamKernel(memory: SharedWasmMemory, l: AdamLayout, hyper: Required<AdamOptions>, worker: number) {
   const instance = new wasm.Instance(new wasm.Module(adamWasmBytes()), { env: { mem: memory } });
   const adam = instance.exports.adam as (...args: number[]) => void;
   const weightsAt = l.weights0 + worker * l.slots * 4;

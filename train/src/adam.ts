@@ -10,6 +10,9 @@ import * as tf from '@tensorflow/tfjs';
 
 export interface AdamOptions { learningRate: number; beta1?: number; beta2?: number; epsilon?: number }
 
+/** PyTorch's defaults, for every Adam here (this class and the parallel trainer's SIMD kernel). */
+export const ADAM_DEFAULTS = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } as const;
+
 export class Adam {
   readonly learningRate: number;
   readonly beta1: number;
@@ -22,9 +25,9 @@ export class Adam {
 
   constructor(readonly params: tf.Variable[], options: AdamOptions) {
     this.learningRate = options.learningRate;
-    this.beta1 = options.beta1 ?? 0.9;
-    this.beta2 = options.beta2 ?? 0.999;
-    this.epsilon = options.epsilon ?? 1e-8;
+    this.beta1 = options.beta1 ?? ADAM_DEFAULTS.beta1;
+    this.beta2 = options.beta2 ?? ADAM_DEFAULTS.beta2;
+    this.epsilon = options.epsilon ?? ADAM_DEFAULTS.epsilon;
     this.m = params.map((p) => tf.variable(tf.zerosLike(p), false));
     this.v = params.map((p) => tf.variable(tf.zerosLike(p), false));
   }

@@ -3,10 +3,10 @@
  * happens in plain JS (weight init, shuffling) so a run is reproducible from one seed.
  */
 
+// The generators themselves are part of the model contract (@vae/models): one implementation.
 import { mulberry32, seededNormals } from '@vae/models';
 
-// The generators themselves are part of the model contract (@vae/models): one implementation.
-export { mulberry32 } from '@vae/models';
+export { mulberry32 };
 
 /** Derives an independent 32-bit seed from a base seed and a path of integers (epoch, step, ...). */
 export function deriveSeed(seed: number, ...path: number[]): number {

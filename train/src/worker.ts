@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
+import { ADAM_DEFAULTS } from './adam.js';
 import { adamKernel, adamLayout, adamSlices, adamViews } from './adam-simd.js';
 import { selectBackend } from './backend.js';
 import { createVae, variables } from './model.js';
@@ -23,7 +24,7 @@ if (params.reduce((n, p) => n + p.size, 0) !== paramCount) throw new Error(`the 
 /** Weights, Adam's moments and one gradient slot per worker (worker k writes slot k, everyone reads all). */
 const layout = adamLayout(paramCount, threads);
 const shared = adamViews(memory, layout);
-const adamStep = adamKernel(memory, layout, { learningRate: config.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }, index); // Adam's defaults (adam.ts)
+const adamStep = adamKernel(memory, layout, { learningRate: config.learningRate, ...ADAM_DEFAULTS }, index);
 /** The elements of the (padded) parameter vector whose Adam update is this worker's job. */
 const [mine, mineEnd] = adamSlices(layout, threads)[index];
 const ctl = new Int32Array(control);
