@@ -5,6 +5,7 @@
  * separate processes at once (no threads, no shared memory, nothing exchanged), ROUNDS
  * times. If two processes each take longer than one alone, the cores share something (SIMD
  * units, caches, a hypervisor's time) and no data-parallel trainer can halve the step.
+ * Then the same for each probe of probes.ts, to tell which of those it is.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -13,8 +14,12 @@ import { selectBackend } from '../backend.js';
 import { createVae, PAPER_MODEL } from '../model.js';
 import { mulberry32, standardNormal } from '../random.js';
 import { computeGradients } from '../step.js';
+import { PROBES, probeWork, type Probe } from './probes.js';
 
 const ROWS = 256, STEPS = 30, ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+// Long enough for V8 to finish tiering up tfjs-wasm's code: while it compiles on background
+// threads, a process alone borrows the idle core for that, and looks faster than it is.
+const WARMUP = 60;
 
 /** Mean ms per forward/backward, after a warm-up. */
 async function measure(): Promise<number> {
@@ -24,17 +29,25 @@ async function measure(): Promise<number> {
   const x = Float32Array.from({ length: ROWS * PAPER_MODEL.inputSize }, () => rand());
   const eps = standardNormal(ROWS * PAPER_MODEL.latentSize, 2);
   const step = () => { const r = computeGradients(model, x, eps, 1); tf.dispose([...r.grads, r.bce, r.kl]); };
-  for (let i = 0; i < 5; i++) step();
+  for (let i = 0; i < WARMUP; i++) step();
   const t0 = performance.now();
   for (let i = 0; i < STEPS; i++) step();
   return (performance.now() - t0) / STEPS;
 }
 
-/** Runs `count` copies of this script in measuring mode at once; their ms per step. */
-function processes(count: number): Promise<number[]> {
+/** Median ms of three runs of a probe's work, after one to warm up. */
+function measureProbe(probe: Probe): number {
+  const work = probeWork(probe);
+  work();
+  const ms = [0, 1, 2].map(() => { const t0 = performance.now(); work(); return performance.now() - t0; });
+  return ms.sort((a, b) => a - b)[1];
+}
+
+/** Runs `count` copies of this script measuring `what` at once; their ms. */
+function processes(count: number, what = 'step'): Promise<number[]> {
   const self = fileURLToPath(import.meta.url);
   return Promise.all(Array.from({ length: count }, () => new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, [self, '--measure'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...process.execArgv, self, '--measure', what], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.on('error', reject);
@@ -42,8 +55,10 @@ function processes(count: number): Promise<number[]> {
   })));
 }
 
-if (process.argv.includes('--measure')) {
-  process.stdout.write(String(await measure()));
+const measuring = process.argv.indexOf('--measure');
+if (measuring >= 0) {
+  const what = process.argv[measuring + 1];
+  process.stdout.write(String(what === 'step' ? await measure() : measureProbe(what as Probe)));
 } else {
   console.log(`forward/backward of ${ROWS} rows (paper model, wasm), mean of ${STEPS} steps per process`);
   for (let r = 1; r <= ROUNDS; r++) {
@@ -51,5 +66,11 @@ if (process.argv.includes('--measure')) {
     const pair = await processes(2);
     const worst = Math.max(...pair);
     console.log(`round ${r}: one process alone ${alone.toFixed(1)} ms; two at once ${pair.map((v) => v.toFixed(1)).join(' and ')} ms (x${(worst / alone).toFixed(2)} for the slower)`);
+  }
+  console.log('probes (probes.ts), median of 3 runs per process:');
+  for (const probe of PROBES) {
+    const [alone] = await processes(1, probe);
+    const pair = await processes(2, probe);
+    console.log(`  ${probe.padEnd(14)} alone ${alone.toFixed(1)} ms; two at once ${pair.map((v) => v.toFixed(1)).join(' and ')} ms (x${(Math.max(...pair) / alone).toFixed(2)})`);
   }
 }

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendChoice } from '../backend.js';
-import { createVae, PAPER_MODEL } from '../model.js';
+import { createVae, PAPER_MODEL, variables } from '../model.js';
 import { computeGradients, LocalTrainer, type Trainer } from '../step.js';
 import { availableParallelism, loadavg } from 'node:os';
 import { PAPER_DEFAULTS } from '../config.js';
@@ -18,6 +18,7 @@ import { ParallelTrainer } from '../parallel.js';
 import { mulberry32, standardNormal } from '../random.js';
 
 const BATCH = 256;
+const WARMUP_STEPS = 40;
 const STEP_FLOP = 0.9e9; // forward + backward of the paper model at batch 256, ~3x the forward matmuls
 
 const rand = mulberry32(1);
@@ -63,20 +64,28 @@ async function benchWasm(threads: number, steps: number, rounds: number): Promis
   const perRound = Math.max(1, Math.round(steps / rounds));
   const localSplit: Split = { gradients: 0, exchange: 0, optimizer: 0 };
   const times = { local: [] as number[], parallel: [] as number[], shard: [] as number[] };
-  // The machine's own limit: one worker's share of the batch, forward/backward in this thread
-  // while nothing else runs. Workers taking longer than this for the same share are slowed by
-  // each other (cores sharing SIMD units or caches), which no exchange scheme can win back.
+  // One worker's share of the batch, forward/backward in this thread while nothing else runs,
+  // doing what a worker's gradient phase does: fresh weight tensors before it (the worker
+  // loads the new weights each step, so the matmuls re-pack them), the gradients and the
+  // losses read out after it. Workers taking longer than this for the same work are slowed
+  // by running at once (see contention.ts), which no exchange scheme can win back.
   const shardRows = Math.ceil(BATCH / threads);
   const [xShard, epsShard] = [x.subarray(0, shardRows * PAPER_MODEL.inputSize), eps.subarray(0, shardRows * PAPER_MODEL.latentSize)];
+  const vars = variables(local.model);
   const shardAlone = () => {
+    const weights = vars.map((v) => v.dataSync().slice());
+    tf.tidy(() => vars.forEach((v, i) => v.assign(tf.tensor(weights[i], v.shape))));
     const t0 = performance.now();
     const r = computeGradients(local.model, xShard, epsShard, 1);
+    for (const g of [...r.grads, r.bce, r.kl]) g.dataSync();
     tf.dispose([...r.grads, r.bce, r.kl]);
     return performance.now() - t0;
   };
   const cpu = { local: 0, parallel: 0 }; // process CPU time, all threads (microseconds)
   try {
-    for (let i = 0; i < 5; i++) { await timedLocalStep(local, { ...localSplit }); await parallel.trainStep(x, eps); } // warm up
+    // Warm up while V8 tiers up tfjs-wasm's code in every thread (it compiles the optimised
+    // code on background threads, which would otherwise share the cores with the rounds).
+    for (let i = 0; i < WARMUP_STEPS; i++) { await timedLocalStep(local, { ...localSplit }); await parallel.trainStep(x, eps); }
     const before = { ...parallel.phaseTimes };
     const load = loadavg()[0];
     for (let r = 0; r < rounds; r++) {
@@ -109,7 +118,7 @@ async function benchWasm(threads: number, steps: number, rounds: number): Promis
     console.log(`CPU time per step (all threads): 1 thread ${ms(cpu.local / 1000 / n)}, ${threads} threads ${ms(cpu.parallel / 1000 / n)} (on an idle machine, wall time >= CPU time / threads)`);
     console.log(`per step, 1 thread:  forward/backward ${ms(localSplit.gradients / n)} | optimizer (Adam, tfjs ops) ${ms(localSplit.optimizer / n)} | other ${ms(l - (localSplit.gradients + localSplit.optimizer) / n)}`);
     const alone = mean(times.shard);
-    console.log(`forward/backward of one worker's ${shardRows} rows: ${ms(alone)} alone in one thread, ${ms(split.gradients)} in each of ${threads} workers at once (x${(split.gradients / alone).toFixed(2)}: the cores slowing each other)`);
+    console.log(`forward/backward of one worker's ${shardRows} rows: ${ms(alone)} alone in one thread, ${ms(split.gradients)} in each of ${threads} workers at once (x${(split.gradients / alone).toFixed(2)}: the cost of running at once)`);
     console.log(`best ${threads}-thread step this machine allows now (that forward/backward in the workers, everything else free): ${((split.gradients) / l).toFixed(2)} x the 1-thread step`);
     console.log(`per step, ${threads} threads: forward/backward ${ms(split.gradients)} | exchange (barrier waits) ${ms(split.exchange)} | optimizer (sum + SIMD Adam on 1/${threads} + weights into tfjs) ${ms(split.optimizer)} | other (main thread, messages) ${ms(p - split.gradients - split.exchange - split.optimizer)}  [worker 0]`);
   } finally {
