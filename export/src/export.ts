@@ -76,100 +76,52 @@ interface ConfigFile extends RunConfig {
 
 const STEPS = 10;
 
+/** One graph this export writes: encoder.onnx, decoder.onnx and the decoder's fp16 and int8 variants. */
+interface Variant { key: string; role: 'encoder' | 'decoder'; precision: Precision }
+
+function variantsOf(withReducedPrecision: boolean): Variant[] {
+  return [
+    { key: 'encoder', role: 'encoder', precision: 'fp32' },
+    { key: 'decoder', role: 'decoder', precision: 'fp32' },
+    ...(withReducedPrecision
+      ? [{ key: 'decoder.fp16', role: 'decoder', precision: 'fp16' }, { key: 'decoder.int8', role: 'decoder', precision: 'int8' }] as const
+      : []),
+  ];
+}
+
 export async function exportRun(options: ExportOptions): Promise<ExportResult> {
   const runDir = resolve(options.runDir);
   const outDir = resolve(options.outDir);
+  const name = options.name ?? basename(outDir);
   let stepNo = 0;
   const step = (line: string) => options.onStep?.(`[${++stepNo}/${STEPS}] ${line}`);
-
-  // Refuse early, before any work: an existing output, or an output that would swallow the run.
-  if (outDir === runDir || !relative(outDir, runDir).startsWith('..')) {
-    throw new Error(`--out ${outDir} would contain the run directory ${runDir}: choose another folder`);
-  }
-  await checkOutputDir(outDir, { force: options.force });
-  if (existsSync(outDir) && !existsSync(join(outDir, 'manifest.json')) && readdirSync(outDir).length > 0) {
-    throw new Error(`${outDir} is not a model directory (no manifest.json): --force only replaces a previous export`);
-  }
+  await refuseOutput(runDir, outDir, options.force);
 
   // 1. The run.
   step(`reading run ${runDir}`);
-  if (!existsSync(runDir)) throw new Error(`run directory ${runDir} does not exist`);
-  const configFile = await readJson<ConfigFile>(join(runDir, 'config.json'), `${runDir} is not a run directory written by vae train`);
-  const metrics = await readJson<Metrics>(join(runDir, 'metrics.json'), `the run has not finished (continue it with vae train --resume --out ${runDir})`);
-  if (!metrics.train || !metrics.test) throw new Error(`${join(runDir, 'metrics.json')} has no train/test losses`);
+  const { configFile, metrics } = await readRunFiles(runDir);
 
   // 2. Backend: the run's own by default, so golden outputs match training numerics.
-  const trainedOn = backendChoiceOf(metrics.backend);
-  const wanted: BackendChoice = options.backend ?? trainedOn ?? 'auto';
-  let backend: BackendInfo;
-  try {
-    backend = await selectBackend(wanted);
-  } catch (err) {
-    if (options.backend) throw err;
-    backend = await selectBackend('auto');
-  }
-  step(`backend ${backend.description}${trainedOn && backend.name !== trainedOn ? ` (the run was trained on ${trainedOn}, which is not available here)` : ''}`);
+  const { backend, note } = await goldenBackend(options.backend, metrics.backend);
+  step(`backend ${backend.description}${note}`);
 
   const { model, config, progress } = await loadTrainedModel(runDir);
   try {
     if (progress.epoch !== config.epochs || progress.stepInEpoch !== 0) {
       throw new Error(`${runDir} stopped after ${progress.epoch} of ${config.epochs} epochs: finish it first (vae train --resume --out ${runDir})`);
     }
-    const { latentSize: n, inputSize, hiddenSizes } = config.model;
-    const side = Math.round(Math.sqrt(inputSize));
-    if (side * side !== inputSize) throw new Error(`input size ${inputSize} is not a square image`);
+    const side = Math.round(Math.sqrt(config.model.inputSize));
+    if (side * side !== config.model.inputSize) throw new Error(`input size ${config.model.inputSize} is not a square image`);
 
     // 3. Golden outputs with tfjs.
     const test = await loadDataset({ dataset: config.dataset, dataDir: options.dataDir, split: 'test' });
     const golden = await makeGolden(model, test.images);
     step(`golden data: ${golden.encoder.length} encoder sets, ${golden.decoder.length} decoder sets computed with tfjs ${tf.version.tfjs} (${backend.name})`);
 
-    const weights = await readVaeWeights(model);
-    const datasetSha = datasetChecksums(configFile, config.dataset);
-    const git = gitInfo();
-    const trainCommand = trainingCommand(config);
-    const testMetrics = pick(metrics.test);
-    const trainMetrics = pick(metrics.train);
-
-    const metadata = (graph: string, precision: Precision): Record<string, string> => ({
-      'vae.graph': graph,
-      'vae.precision': precision,
-      'vae.input_size': String(inputSize),
-      'vae.latent_size': String(n),
-      'vae.hidden_sizes': JSON.stringify(hiddenSizes),
-      'vae.beta': String(config.beta),
-      'vae.dataset': config.dataset,
-      'vae.dataset_sha256': JSON.stringify(datasetSha),
-      'vae.epochs': String(progress.epoch),
-      'vae.test_metrics': JSON.stringify(testMetrics),
-      'vae.train_metrics': JSON.stringify(trainMetrics),
-      'vae.training_config': JSON.stringify(config),
-      'vae.training_command': trainCommand,
-      'vae.producer': `${PRODUCER.name} ${PRODUCER.version}`,
-      'vae.commit': git.commit,
-    });
-    const about = `MLP VAE (${inputSize}-${hiddenSizes.join('-')}-${n}, beta ${config.beta}) trained on ${config.dataset} for ${progress.epoch} epochs`;
-    const spec = (role: 'encoder' | 'decoder', precision: Precision): GraphSpec => ({
-      name: role,
-      doc: role === 'encoder'
-        ? `Encoder of the ${about}. Input x: ${IO_DOCS.x}. Outputs mu: ${IO_DOCS.mu}; logvar: ${IO_DOCS.logvar}.`
-        : `Decoder of the ${about}${precision === 'fp32' ? '' : `, ${precision} weights`}. Input z: ${IO_DOCS.z}. Output x_hat: ${IO_DOCS.x_hat}.`,
-      input: role === 'encoder' ? { ...ENCODER_IO, size: inputSize } : { ...DECODER_IO, size: n },
-      layers: role === 'encoder' ? encoderLayers(weights) : decoderLayers(weights),
-      precision,
-      producer: PRODUCER,
-      metadata: metadata(role, precision),
-    });
-
     // 4. Graphs.
-    const variants: { key: string; role: 'encoder' | 'decoder'; precision: Precision }[] = [
-      { key: 'encoder', role: 'encoder', precision: 'fp32' },
-      { key: 'decoder', role: 'decoder', precision: 'fp32' },
-      ...(options.variants ?? true
-        ? [{ key: 'decoder.fp16', role: 'decoder', precision: 'fp16' }, { key: 'decoder.int8', role: 'decoder', precision: 'int8' }] as const
-        : []),
-    ];
-    const graphsBytes = new Map(variants.map((v) => [v.key, encodeModel(buildModel(spec(v.role, v.precision)))]));
+    const facts = exportFacts(config, progress.epoch, configFile, metrics, await readVaeWeights(model));
+    const variants = variantsOf(options.variants ?? true);
+    const graphsBytes = new Map(variants.map((v) => [v.key, encodeModel(buildModel(facts.spec(v.role, v.precision)))]));
     step(`graphs: ${variants.map((v) => `${v.key}.onnx ${kib(graphsBytes.get(v.key)!.length)}`).join(', ')} (opset ${OPSET}, IR ${IR_VERSION})`);
 
     const result = await writeDirAtomic(outDir, { force: options.force }, async (tmp) => {
@@ -183,21 +135,7 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
       step(`golden data written: encoder/test_data_set_0-${sets.encoder.length - 1}, decoder/test_data_set_0-${sets.decoder.length - 1}`);
 
       // 6. onnxruntime parity.
-      const parity: Record<string, ParityErrors> = {};
-      for (const v of variants) {
-        const errors = await measureParity(join(tmp, `${v.key}.onnx`), golden[v.role] as GoldenSet[]);
-        const bounds = EXPORT_TOLERANCES[v.precision];
-        for (const [output, err] of Object.entries(errors.max)) {
-          const bound = bounds[output];
-          if (bound === undefined || !(err <= bound)) {
-            throw new Error(
-              `${v.key}.onnx: ${output} differs from tfjs (${backend.name}) by up to ${err.toExponential(2)}, above the bound ${bound ?? '(none)'}` +
-                (backend.name === 'tensorflow' ? '; GPUs may run tfjs-node-gpu matmuls in TF32: compute the golden data with --backend wasm' : ''),
-            );
-          }
-        }
-        parity[v.key] = errors;
-      }
+      const parity = await checkParity(tmp, variants, golden, backend.name);
       step(`max abs error, ${ORT_RUNTIME} vs tfjs: ${Object.entries(parity).map(([k, e]) => `${k} ${fmtErrors(e.max)}`).join('; ')}`);
 
       // 7. onnx.checker.
@@ -206,7 +144,7 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
 
       // 8. The standalone decoder, compiled from the decoder graphs just written and checked.
       const standalone = standaloneFiles(
-        { name: options.name ?? basename(outDir), model: { imageShape: [side, side] } as Manifest['model'], graphs: Object.fromEntries(variants.map((v) => [v.key, { file: `${v.key}.onnx`, role: v.role, precision: v.precision }])) as unknown as Manifest['graphs'] },
+        { name, model: { imageShape: [side, side] } as Manifest['model'], graphs: Object.fromEntries(variants.map((v) => [v.key, { file: `${v.key}.onnx`, role: v.role, precision: v.precision }])) as unknown as Manifest['graphs'] },
         (file) => graphsBytes.get(file.replace(/\.onnx$/, ''))!,
         `${PRODUCER.name} ${PRODUCER.version}`,
       );
@@ -214,45 +152,23 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
       step(`standalone decoder: ${standalone.map((f) => `${f.path} ${kib(f.data.length)}`).join(', ')}`);
 
       // 9. Manifest.
-      const graphs: Record<string, Omit<ManifestGraph, 'bytes'>> = {};
-      for (const v of variants) {
-        const io = v.role === 'encoder'
-          ? { inputs: [tensorSpec('x', inputSize)], outputs: [tensorSpec('mu', n), tensorSpec('logvar', n)] }
-          : { inputs: [tensorSpec('z', n)], outputs: [tensorSpec('x_hat', inputSize)] };
-        graphs[v.key] = {
-          file: `${v.key}.onnx`,
-          role: v.role,
-          precision: v.precision,
-          opset: OPSET,
-          irVersion: IR_VERSION,
-          ...io,
-          testData: sets[v.role],
-          parity: {
-            runtime: ORT_RUNTIME,
-            reference: `tfjs ${tf.version.tfjs} (${backend.name})`,
-            maxAbsError: parity[v.key].max,
-            meanAbsError: parity[v.key].mean,
-            tolerance: Object.fromEntries(Object.keys(parity[v.key].max).map((o) => [o, EXPORT_TOLERANCES[v.precision][o]])),
-          },
-          description: spec(v.role, v.precision).doc,
-        };
-      }
+      const { model: m } = config;
       const manifest = await writeManifest(tmp, {
-        name: options.name ?? basename(outDir),
-        description: `${about}: encoder and decoder as ONNX graphs with golden data.`,
+        name,
+        description: `${facts.about}: encoder and decoder as ONNX graphs with golden data.`,
         createdAt: new Date().toISOString(),
         producer: PRODUCER,
-        model: { architecture: 'mlp-vae', inputSize, imageShape: [side, side], hiddenSizes: [...hiddenSizes], latentSize: n, beta: config.beta },
+        model: { architecture: 'mlp-vae', inputSize: m.inputSize, imageShape: [side, side], hiddenSizes: [...m.hiddenSizes], latentSize: m.latentSize, beta: config.beta },
         preprocessing: preprocessing(side, side),
         postprocessing: postprocessing(side, side),
-        graphs,
-        dataset: { name: config.dataset, sha256: datasetSha },
-        metrics: { epochs: progress.epoch, train: trainMetrics, test: testMetrics },
-        training: { config: { ...config }, command: trainCommand, backend: metrics.backend, seconds: metrics.trainSeconds },
+        graphs: manifestGraphs(variants, m, sets, parity, facts, `tfjs ${tf.version.tfjs} (${backend.name})`),
+        dataset: { name: config.dataset, sha256: facts.datasetSha },
+        metrics: { epochs: progress.epoch, train: facts.trainMetrics, test: facts.testMetrics },
+        training: { config: { ...config }, command: facts.trainCommand, backend: metrics.backend, seconds: metrics.trainSeconds },
         provenance: {
           command: options.command ?? `exportRun(${JSON.stringify({ runDir: options.runDir, outDir: options.outDir })})`,
-          commit: git.commit,
-          dirty: git.dirty,
+          commit: facts.git.commit,
+          dirty: facts.git.dirty,
           backend: backend.description,
           epochs: progress.epoch,
           node: process.version,
@@ -267,6 +183,133 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
   } finally {
     disposeVae(model);
   }
+}
+
+/** Refuses early, before any work: an existing output, or an output that would swallow the run. */
+async function refuseOutput(runDir: string, outDir: string, force: boolean | undefined): Promise<void> {
+  if (outDir === runDir || !relative(outDir, runDir).startsWith('..')) {
+    throw new Error(`--out ${outDir} would contain the run directory ${runDir}: choose another folder`);
+  }
+  await checkOutputDir(outDir, { force });
+  if (existsSync(outDir) && !existsSync(join(outDir, 'manifest.json')) && readdirSync(outDir).length > 0) {
+    throw new Error(`${outDir} is not a model directory (no manifest.json): --force only replaces a previous export`);
+  }
+}
+
+/** config.json and metrics.json of a finished run, with errors that say what to do. */
+async function readRunFiles(runDir: string): Promise<{ configFile: ConfigFile; metrics: Metrics & { train: LossMeans; test: LossMeans } }> {
+  if (!existsSync(runDir)) throw new Error(`run directory ${runDir} does not exist`);
+  const configFile = await readJson<ConfigFile>(join(runDir, 'config.json'), `${runDir} is not a run directory written by vae train`);
+  const metrics = await readJson<Metrics>(join(runDir, 'metrics.json'), `the run has not finished (continue it with vae train --resume --out ${runDir})`);
+  if (!metrics.train || !metrics.test) throw new Error(`${join(runDir, 'metrics.json')} has no train/test losses`);
+  return { configFile, metrics: metrics as Metrics & { train: LossMeans; test: LossMeans } };
+}
+
+/**
+ * The backend for the golden outputs: the one asked for (an error if it is missing), else the
+ * run's own, else the best available; `note` says when the run's own is not available.
+ */
+async function goldenBackend(asked: BackendChoice | undefined, trainedWith: string): Promise<{ backend: BackendInfo; note: string }> {
+  const trainedOn = backendChoiceOf(trainedWith);
+  let backend: BackendInfo;
+  try {
+    backend = await selectBackend(asked ?? trainedOn ?? 'auto');
+  } catch (err) {
+    if (asked) throw err;
+    backend = await selectBackend('auto');
+  }
+  const note = trainedOn && backend.name !== trainedOn ? ` (the run was trained on ${trainedOn}, which is not available here)` : '';
+  return { backend, note };
+}
+
+/** What the graphs and the manifest say about the model and its training: one place for each fact. */
+function exportFacts(config: RunConfig, epochs: number, configFile: ConfigFile, metrics: { train: LossMeans; test: LossMeans }, weights: Awaited<ReturnType<typeof readVaeWeights>>) {
+  const { latentSize: n, inputSize, hiddenSizes } = config.model;
+  const facts = {
+    datasetSha: datasetChecksums(configFile, config.dataset),
+    git: gitInfo(),
+    trainCommand: trainingCommand(config),
+    testMetrics: pick(metrics.test),
+    trainMetrics: pick(metrics.train),
+    about: `MLP VAE (${inputSize}-${hiddenSizes.join('-')}-${n}, beta ${config.beta}) trained on ${config.dataset} for ${epochs} epochs`,
+  };
+  const metadata = (graph: string, precision: Precision): Record<string, string> => ({
+    'vae.graph': graph,
+    'vae.precision': precision,
+    'vae.input_size': String(inputSize),
+    'vae.latent_size': String(n),
+    'vae.hidden_sizes': JSON.stringify(hiddenSizes),
+    'vae.beta': String(config.beta),
+    'vae.dataset': config.dataset,
+    'vae.dataset_sha256': JSON.stringify(facts.datasetSha),
+    'vae.epochs': String(epochs),
+    'vae.test_metrics': JSON.stringify(facts.testMetrics),
+    'vae.train_metrics': JSON.stringify(facts.trainMetrics),
+    'vae.training_config': JSON.stringify(config),
+    'vae.training_command': facts.trainCommand,
+    'vae.producer': `${PRODUCER.name} ${PRODUCER.version}`,
+    'vae.commit': facts.git.commit,
+  });
+  const spec = (role: 'encoder' | 'decoder', precision: Precision): GraphSpec => ({
+    name: role,
+    doc: role === 'encoder'
+      ? `Encoder of the ${facts.about}. Input x: ${IO_DOCS.x}. Outputs mu: ${IO_DOCS.mu}; logvar: ${IO_DOCS.logvar}.`
+      : `Decoder of the ${facts.about}${precision === 'fp32' ? '' : `, ${precision} weights`}. Input z: ${IO_DOCS.z}. Output x_hat: ${IO_DOCS.x_hat}.`,
+    input: role === 'encoder' ? { ...ENCODER_IO, size: inputSize } : { ...DECODER_IO, size: n },
+    layers: role === 'encoder' ? encoderLayers(weights) : decoderLayers(weights),
+    precision,
+    producer: PRODUCER,
+    metadata: metadata(role, precision),
+  });
+  return { ...facts, spec };
+}
+type ExportFacts = ReturnType<typeof exportFacts>;
+
+/** Replays every graph on its golden data with onnxruntime; throws on an error above the precision's bound. */
+async function checkParity(dir: string, variants: readonly Variant[], golden: Record<Variant['role'], GoldenSet[]>, backendName: string): Promise<Record<string, ParityErrors>> {
+  const parity: Record<string, ParityErrors> = {};
+  for (const v of variants) {
+    const errors = await measureParity(join(dir, `${v.key}.onnx`), golden[v.role]);
+    const bounds = EXPORT_TOLERANCES[v.precision];
+    for (const [output, err] of Object.entries(errors.max)) {
+      const bound = bounds[output];
+      if (bound === undefined || !(err <= bound)) {
+        throw new Error(
+          `${v.key}.onnx: ${output} differs from tfjs (${backendName}) by up to ${err.toExponential(2)}, above the bound ${bound ?? '(none)'}` +
+            (backendName === 'tensorflow' ? '; GPUs may run tfjs-node-gpu matmuls in TF32: compute the golden data with --backend wasm' : ''),
+        );
+      }
+    }
+    parity[v.key] = errors;
+  }
+  return parity;
+}
+
+/** The manifest's `graphs`: each graph's file, I/O, golden sets and measured parity (sizes and hashes are added on writing). */
+function manifestGraphs(
+  variants: readonly Variant[], model: RunConfig['model'], sets: Record<Variant['role'], ManifestGraph['testData']>,
+  parity: Record<string, ParityErrors>, facts: ExportFacts, reference: string,
+): Record<string, Omit<ManifestGraph, 'bytes'>> {
+  const { inputSize, latentSize: n } = model;
+  return Object.fromEntries(variants.map((v) => [v.key, {
+    file: `${v.key}.onnx`,
+    role: v.role,
+    precision: v.precision,
+    opset: OPSET,
+    irVersion: IR_VERSION,
+    ...(v.role === 'encoder'
+      ? { inputs: [tensorSpec('x', inputSize)], outputs: [tensorSpec('mu', n), tensorSpec('logvar', n)] }
+      : { inputs: [tensorSpec('z', n)], outputs: [tensorSpec('x_hat', inputSize)] }),
+    testData: sets[v.role],
+    parity: {
+      runtime: ORT_RUNTIME,
+      reference,
+      maxAbsError: parity[v.key].max,
+      meanAbsError: parity[v.key].mean,
+      tolerance: Object.fromEntries(Object.keys(parity[v.key].max).map((o) => [o, EXPORT_TOLERANCES[v.precision][o]])),
+    },
+    description: facts.spec(v.role, v.precision).doc,
+  }]));
 }
 
 function tensorSpec(name: 'x' | 'mu' | 'logvar' | 'z' | 'x_hat', size: number) {
