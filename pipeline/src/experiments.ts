@@ -74,6 +74,10 @@ export function runDirOf(runsDir: string, c: PipelineConfig): string {
   return join(runsDir, `${c.train.dataset}-n${c.train.latentSize}-beta${c.train.beta}`);
 }
 
+type Log = (line: string) => void;
+type Save = (name: string, png: Uint8Array) => Promise<void>;
+type TestSet = Awaited<ReturnType<typeof loadDataset>>;
+
 export async function runPaperExperiments(options: ExperimentOptions = {}): Promise<PaperResults> {
   const log = options.log ?? ((l: string) => console.log(l));
   const runsDir = options.runsDir ?? join(REPO_ROOT, 'runs', 'paper');
@@ -83,24 +87,14 @@ export async function runPaperExperiments(options: ExperimentOptions = {}): Prom
     if (!(TABLE1_CONFIGS as readonly string[]).includes(n)) throw new Error(`"${n}" is not a Table 1 setting; they are: ${TABLE1_CONFIGS.join(', ')}`);
   }
   const configs = names.map((n) => loadConfig(n));
+  const runs = new Map(configs.map((c) => [c.name, runDirOf(runsDir, c)]));
   // Read before anything is written: the figures below land in the tracked models/paper/,
   // and would otherwise mark every run as "with uncommitted changes".
   const git = gitInfo(REPO_ROOT);
 
   // 1. Train (or resume) each setting.
   if (!options.noTrain) {
-    for (const c of configs) {
-      const runDir = runDirOf(runsDir, c);
-      const t = c.train;
-      const epochs = options.epochs ?? t.epochs;
-      log(`${c.name}: training to ${epochs} epochs in ${relative(REPO_ROOT, runDir)}`);
-      await train({
-        outDir: runDir, resume: existsSync(join(runDir, CHECKPOINT_FILE)), dataset: t.dataset, latentSize: t.latentSize,
-        hiddenSizes: t.hiddenSizes, beta: t.beta, learningRate: t.learningRate, batchSize: t.batchSize, epochs, seed: t.seed,
-        threads: options.threads ?? t.threads, trainLimit: t.trainLimit, backend: options.backend,
-        onEpoch: (r: EpochRecord) => log(`  epoch ${r.epoch}/${epochs}: train ${r.train.total.toFixed(2)}, test ${r.test.total.toFixed(2)} (${r.seconds.toFixed(1)} s)`),
-      });
-    }
+    for (const c of configs) await trainSetting(c, runs.get(c.name)!, options, log);
   }
 
   // 2. Table 1 on the full test set.
@@ -108,113 +102,33 @@ export async function runPaperExperiments(options: ExperimentOptions = {}): Prom
   const settings: SettingResult[] = [];
   const logs: EpochRecord[][] = []; // per config, for the table and the loss curves
   for (const c of configs) {
-    const runDir = runDirOf(runsDir, c);
-    const ev = await evaluateRun(runDir, { backend: options.backend });
-    const epochs = await readLog(runDir);
+    const { setting, epochs } = await evaluateSetting(c, runs.get(c.name)!, options.backend);
+    settings.push(setting);
     logs.push(epochs);
-    const ref = c.reference;
-    settings.push({
-      config: c.name, latentSize: ev.latentSize, beta: ev.beta, epochs: ev.epochs, scheduledEpochs: c.train.epochs,
-      test: { bce: ev.bce, kl: ev.kl, total: ev.total },
-      ...(ref ? { paper: { bce: ref.bce, kl: ref.kl, total: ref.total }, difference: { bce: ev.bce - ref.bce, kl: ev.kl - ref.kl, total: ev.total - ref.total } } : {}),
-      backend: ev.backend, trainSeconds: epochs.reduce((sum, e) => sum + e.seconds, 0), runDir: relative(REPO_ROOT, runDir),
-      lastEpoch: { train: epochs.at(-1)?.train.total ?? NaN, test: epochs.at(-1)?.test.total ?? NaN },
-      lastTenEpochsDrop: epochs.length > 10 ? epochs.at(-11)!.test.total - epochs.at(-1)!.test.total : NaN,
-    });
-    log(`${c.name}: ${ev.epochs} epochs, test BCE ${ev.bce.toFixed(2)} KL ${ev.kl.toFixed(2)} total ${ev.total.toFixed(2)}`);
+    log(`${c.name}: ${setting.epochs} epochs, test BCE ${setting.test.bce.toFixed(2)} KL ${setting.test.kl.toFixed(2)} total ${setting.test.total.toFixed(2)}`);
   }
 
   await mkdir(outDir, { recursive: true });
   const test = await loadDataset({ dataset: 'mnist', split: 'test' });
   const figures: string[] = [];
-  const save = async (name: string, png: Uint8Array) => {
+  const save: Save = async (name, png) => {
     await writeFileAtomic(join(outDir, name), png);
     figures.push(name);
     log(`figure ${relative(REPO_ROOT, join(outDir, name))}`);
   };
-  const byName = new Map(configs.map((c) => [c.name, runDirOf(runsDir, c)]));
 
   // 3. Beyond the paper: importance-weighted NLL of the n = 64, beta = 1 model.
-  let nll: PaperResults['nll'];
   const k = options.iwaeSamples ?? 1000;
-  if (k > 0 && byName.has('paper')) {
-    const started = performance.now();
-    const { model } = await loadTrainedModel(byName.get('paper')!);
-    let last = 0;
-    const r = await importanceWeightedNll(model, test.images, {
-      samples: k,
-      onProgress: (done, total) => {
-        if (done - last >= 1000 || done === total) { log(`  NLL: ${done}/${total} images`); last = done; }
-      },
-    });
-    disposeVae(model);
-    const paper = settings.find((s) => s.config === 'paper')!;
-    nll = { config: 'paper', samples: k, images: r.images, nll: r.nll, elboSingleSample: r.elbo, elbo: paper.test.total, seconds: (performance.now() - started) / 1000 };
-    log(`paper: importance-weighted NLL (k = ${k}) ${r.nll.toFixed(2)} nats vs negative ELBO ${paper.test.total.toFixed(2)}`);
-  }
+  const paper = settings.find((s) => s.config === 'paper');
+  const nll = k > 0 && paper ? await paperNll(runs.get('paper')!, test, k, paper, log) : undefined;
 
   // 4. Figures.
-  const curves = [];
-  // From epoch 2 when there is more: epoch 1's training mean (~290 nats, from random weights)
-  // would flatten the rest of the curve.
-  const skip = logs.every((l) => l.length > 2) ? 1 : 0;
-  for (const [i, c] of configs.entries()) {
-    const epochs = logs[i].slice(skip).map((e) => ({ epoch: e.epoch, train: e.train.total, test: e.test.total }));
-    curves.push({ name: `n = ${c.train.latentSize}, beta = ${c.train.beta}`, epochs });
-  }
-  const title = `Train and test L_VAE (nats per image) per epoch${skip ? ', from epoch 2' : ''}`;
-  await save('loss-curves.png', await lossCurvesPng({ title, settings: curves }));
+  await save('loss-curves.png', await lossCurves(configs, logs));
+  if (runs.has('n1-beta1')) await withModel(runs.get('n1-beta1')!, (model) => n1Figures(model, test, save));
+  if (runs.has('n2-beta1')) await withModel(runs.get('n2-beta1')!, (model) => n2Figures(model, test, save));
+  if (runs.has('paper')) await withModel(runs.get('paper')!, (model) => n64Figures(model, test, save, log));
 
-  if (byName.has('n1-beta1')) {
-    await withModel(byName.get('n1-beta1')!, async (model) => {
-      const steps = 21;
-      const z = Float32Array.from({ length: steps }, (_, i) => -5 + (10 * i) / (steps - 1));
-      await save('n1-sweep.png', await gridPng(decodeBatch(model, z, steps), { columns: steps, scale: 2 }));
-      const mu = encodeMeans(model, test.images);
-      await save('n1-latents.png', await stripPng({ values: mu, labels: test.labels, title: 'n = 1: test-set latent means by digit', xTitle: 'z' }));
-    });
-  }
-  if (byName.has('n2-beta1')) {
-    await withModel(byName.get('n2-beta1')!, async (model) => {
-      const steps = 20;
-      const z = new Float32Array(steps * steps * 2);
-      for (let row = 0; row < steps; row++) {
-        for (let col = 0; col < steps; col++) {
-          const i = row * steps + col;
-          z[2 * i] = -5 + (10 * col) / (steps - 1); // z1 left to right
-          z[2 * i + 1] = 5 - (10 * row) / (steps - 1); // z2 top to bottom, as on a plot
-        }
-      }
-      await save('n2-manifold.png', await gridPng(decodeBatch(model, z, steps * steps), { columns: steps }));
-      const mu = encodeMeans(model, test.images);
-      const x = mu.filter((_, i) => i % 2 === 0), y = mu.filter((_, i) => i % 2 === 1);
-      await save('n2-latents.png', await scatterPng({ x, y, labels: test.labels, title: 'n = 2: test-set latent means', xTitle: 'z1', yTitle: 'z2' }));
-    });
-  }
-  if (byName.has('paper')) {
-    await withModel(byName.get('paper')!, async (model) => {
-      const n = model.config.latentSize;
-      const shown = 16;
-      const originals = test.images.subarray(0, 2 * shown * 784);
-      const mu = encodeMeans(model, originals);
-      const recon = decodeBatch(model, mu, 2 * shown);
-      // Rows: originals 0-15, their reconstructions, originals 16-31, theirs.
-      const tiles = new Float32Array(4 * shown * 784);
-      for (let half = 0; half < 2; half++) {
-        tiles.set(originals.subarray(half * shown * 784, (half + 1) * shown * 784), 2 * half * shown * 784);
-        tiles.set(recon.pixels.subarray(half * shown * 784, (half + 1) * shown * 784), (2 * half + 1) * shown * 784);
-      }
-      await save('n64-reconstructions.png', await gridPng({ pixels: tiles, count: 4 * shown, width: 28, height: 28 }, { columns: shown }));
-      await save('n64-samples.png', await gridPng(decodeBatch(model, standardNormal(64 * n, 1), 64), { columns: 8 }));
-      const means = encodeMeans(model, test.images);
-      log('  embedding the 10,000 n = 64 latent means in 2-D: t-SNE (the paper\'s Figure 5), then UMAP (a few minutes)');
-      for (const [method, name, label] of [['tsne', 'n64-tsne.png', 't-SNE'], ['umap', 'n64-umap.png', 'UMAP']] as const) {
-        const e = await embed2d(means, n, { seed: 0, method });
-        await save(name, await scatterPng({ x: e.x, y: e.y, labels: test.labels, title: `n = 64: ${label} of the test-set latent means`, xTitle: `${label} 1`, yTitle: `${label} 2` }));
-      }
-    });
-  }
-
+  // 5. results.json and results.md.
   const results: PaperResults = {
     createdAt: new Date().toISOString(), commit: git.commit, dirty: git.dirty,
     command: `vae experiments paper${options.epochs ? ` --epochs ${options.epochs}` : ''}`,
@@ -224,6 +138,115 @@ export async function runPaperExperiments(options: ExperimentOptions = {}): Prom
   await writeFileAtomic(join(outDir, 'results.md'), formatResults(results));
   log(`results: ${relative(REPO_ROOT, join(outDir, 'results.md'))}`);
   return results;
+}
+
+/** Trains one setting to `options.epochs` (default its config's), resuming its run if it has one. */
+async function trainSetting(c: PipelineConfig, runDir: string, options: ExperimentOptions, log: Log): Promise<void> {
+  const t = c.train;
+  const epochs = options.epochs ?? t.epochs;
+  log(`${c.name}: training to ${epochs} epochs in ${relative(REPO_ROOT, runDir)}`);
+  await train({
+    outDir: runDir, resume: existsSync(join(runDir, CHECKPOINT_FILE)), dataset: t.dataset, latentSize: t.latentSize,
+    hiddenSizes: t.hiddenSizes, beta: t.beta, learningRate: t.learningRate, batchSize: t.batchSize, epochs, seed: t.seed,
+    threads: options.threads ?? t.threads, trainLimit: t.trainLimit, backend: options.backend,
+    onEpoch: (r: EpochRecord) => log(`  epoch ${r.epoch}/${epochs}: train ${r.train.total.toFixed(2)}, test ${r.test.total.toFixed(2)} (${r.seconds.toFixed(1)} s)`),
+  });
+}
+
+/** One setting's Table 1 row (its run evaluated on the full test set) and its per-epoch log. */
+async function evaluateSetting(c: PipelineConfig, runDir: string, backend: BackendChoice | undefined): Promise<{ setting: SettingResult; epochs: EpochRecord[] }> {
+  const ev = await evaluateRun(runDir, { backend });
+  const epochs = await readLog(runDir);
+  const ref = c.reference;
+  const setting: SettingResult = {
+    config: c.name, latentSize: ev.latentSize, beta: ev.beta, epochs: ev.epochs, scheduledEpochs: c.train.epochs,
+    test: { bce: ev.bce, kl: ev.kl, total: ev.total },
+    ...(ref ? { paper: { bce: ref.bce, kl: ref.kl, total: ref.total }, difference: { bce: ev.bce - ref.bce, kl: ev.kl - ref.kl, total: ev.total - ref.total } } : {}),
+    backend: ev.backend, trainSeconds: epochs.reduce((sum, e) => sum + e.seconds, 0), runDir: relative(REPO_ROOT, runDir),
+    lastEpoch: { train: epochs.at(-1)?.train.total ?? NaN, test: epochs.at(-1)?.test.total ?? NaN },
+    lastTenEpochsDrop: epochs.length > 10 ? epochs.at(-11)!.test.total - epochs.at(-1)!.test.total : NaN,
+  };
+  return { setting, epochs };
+}
+
+/** The importance-weighted NLL (k samples per test image) of the paper setting's model, with progress. */
+async function paperNll(runDir: string, test: TestSet, k: number, paper: SettingResult, log: Log): Promise<NonNullable<PaperResults['nll']>> {
+  const started = performance.now();
+  const { model } = await loadTrainedModel(runDir);
+  let last = 0;
+  try {
+    const r = await importanceWeightedNll(model, test.images, {
+      samples: k,
+      onProgress: (done, total) => {
+        if (done - last >= 1000 || done === total) { log(`  NLL: ${done}/${total} images`); last = done; }
+      },
+    });
+    log(`paper: importance-weighted NLL (k = ${k}) ${r.nll.toFixed(2)} nats vs negative ELBO ${paper.test.total.toFixed(2)}`);
+    return { config: 'paper', samples: k, images: r.images, nll: r.nll, elboSingleSample: r.elbo, elbo: paper.test.total, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    disposeVae(model);
+  }
+}
+
+/** Train and test L_VAE per epoch, every setting on one chart. */
+async function lossCurves(configs: readonly PipelineConfig[], logs: readonly EpochRecord[][]): Promise<Uint8Array> {
+  // From epoch 2 when there is more: epoch 1's training mean (~290 nats, from random weights)
+  // would flatten the rest of the curve.
+  const skip = logs.every((l) => l.length > 2) ? 1 : 0;
+  const curves = configs.map((c, i) => ({
+    name: `n = ${c.train.latentSize}, beta = ${c.train.beta}`,
+    epochs: logs[i].slice(skip).map((e) => ({ epoch: e.epoch, train: e.train.total, test: e.test.total })),
+  }));
+  const title = `Train and test L_VAE (nats per image) per epoch${skip ? ', from epoch 2' : ''}`;
+  return lossCurvesPng({ title, settings: curves });
+}
+
+/** n = 1: the decoded sweep of z over [-5, 5], and the test set's latent means by digit. */
+async function n1Figures(model: VaeModel, test: TestSet, save: Save): Promise<void> {
+  const steps = 21;
+  const z = Float32Array.from({ length: steps }, (_, i) => -5 + (10 * i) / (steps - 1));
+  await save('n1-sweep.png', await gridPng(decodeBatch(model, z, steps), { columns: steps, scale: 2 }));
+  const mu = encodeMeans(model, test.images);
+  await save('n1-latents.png', await stripPng({ values: mu, labels: test.labels, title: 'n = 1: test-set latent means by digit', xTitle: 'z' }));
+}
+
+/** n = 2: the decoded latent manifold over [-5, 5]², and the test set's latent means. */
+async function n2Figures(model: VaeModel, test: TestSet, save: Save): Promise<void> {
+  const steps = 20;
+  const z = new Float32Array(steps * steps * 2);
+  for (let row = 0; row < steps; row++) {
+    for (let col = 0; col < steps; col++) {
+      const i = row * steps + col;
+      z[2 * i] = -5 + (10 * col) / (steps - 1); // z1 left to right
+      z[2 * i + 1] = 5 - (10 * row) / (steps - 1); // z2 top to bottom, as on a plot
+    }
+  }
+  await save('n2-manifold.png', await gridPng(decodeBatch(model, z, steps * steps), { columns: steps }));
+  const mu = encodeMeans(model, test.images);
+  const x = mu.filter((_, i) => i % 2 === 0), y = mu.filter((_, i) => i % 2 === 1);
+  await save('n2-latents.png', await scatterPng({ x, y, labels: test.labels, title: 'n = 2: test-set latent means', xTitle: 'z1', yTitle: 'z2' }));
+}
+
+/** n = 64: reconstructions, samples from the prior, and the t-SNE (Figure 5) and UMAP of the latent means. */
+async function n64Figures(model: VaeModel, test: TestSet, save: Save, log: Log): Promise<void> {
+  const n = model.config.latentSize;
+  const shown = 16;
+  const originals = test.images.subarray(0, 2 * shown * 784);
+  const recon = decodeBatch(model, encodeMeans(model, originals), 2 * shown);
+  // Rows: originals 0-15, their reconstructions, originals 16-31, theirs.
+  const tiles = new Float32Array(4 * shown * 784);
+  for (let half = 0; half < 2; half++) {
+    tiles.set(originals.subarray(half * shown * 784, (half + 1) * shown * 784), 2 * half * shown * 784);
+    tiles.set(recon.pixels.subarray(half * shown * 784, (half + 1) * shown * 784), (2 * half + 1) * shown * 784);
+  }
+  await save('n64-reconstructions.png', await gridPng({ pixels: tiles, count: 4 * shown, width: 28, height: 28 }, { columns: shown }));
+  await save('n64-samples.png', await gridPng(decodeBatch(model, standardNormal(64 * n, 1), 64), { columns: 8 }));
+  const means = encodeMeans(model, test.images);
+  log('  embedding the 10,000 n = 64 latent means in 2-D: t-SNE (the paper\'s Figure 5), then UMAP (a few minutes)');
+  for (const [method, name, label] of [['tsne', 'n64-tsne.png', 't-SNE'], ['umap', 'n64-umap.png', 'UMAP']] as const) {
+    const e = await embed2d(means, n, { seed: 0, method });
+    await save(name, await scatterPng({ x: e.x, y: e.y, labels: test.labels, title: `n = 64: ${label} of the test-set latent means`, xTitle: `${label} 1`, yTitle: `${label} 2` }));
+  }
 }
 
 /** The run's log.jsonl: one record per completed epoch. */
