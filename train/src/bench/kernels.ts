@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../backend.js';
 import { createVae, PAPER_MODEL, variables } from '../model.js';
 import { mulberry32, standardNormal } from '../random.js';
+import { loadFreshWeights } from './fresh-weights.js';
 import { computeGradients } from '../step.js';
 
 const STEPS = 10, WARMUP = 40, MATMULS = new Set(['BatchMatMul', '_FusedMatMul']);
@@ -28,8 +29,7 @@ async function profile(rows: number): Promise<{ matmuls: { shapes: string; ms: n
   const x = Float32Array.from({ length: rows * PAPER_MODEL.inputSize }, () => rand());
   const eps = standardNormal(rows * PAPER_MODEL.latentSize, 2);
   const step = () => {
-    const weights = vars.map((v) => v.dataSync().slice());
-    tf.tidy(() => vars.forEach((v, i) => v.assign(tf.tensor(weights[i], v.shape))));
+    loadFreshWeights(vars);
     const r = computeGradients(model, x, eps, 1);
     tf.dispose([...r.grads, r.bce, r.kl]);
   };

@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendChoice } from '../backend.js';
 import { createVae, PAPER_MODEL, variables } from '../model.js';
+import { loadFreshWeights } from './fresh-weights.js';
 import { computeGradients, LocalTrainer, type Trainer } from '../step.js';
 import { availableParallelism, loadavg } from 'node:os';
 import { PAPER_DEFAULTS } from '../config.js';
@@ -73,8 +74,7 @@ async function benchWasm(threads: number, steps: number, rounds: number): Promis
   const [xShard, epsShard] = [x.subarray(0, shardRows * PAPER_MODEL.inputSize), eps.subarray(0, shardRows * PAPER_MODEL.latentSize)];
   const vars = variables(local.model);
   const shardAlone = () => {
-    const weights = vars.map((v) => v.dataSync().slice());
-    tf.tidy(() => vars.forEach((v, i) => v.assign(tf.tensor(weights[i], v.shape))));
+    loadFreshWeights(vars);
     const t0 = performance.now();
     const r = computeGradients(local.model, xShard, epsShard, 1);
     for (const g of [...r.grads, r.bce, r.kl]) g.dataSync();
