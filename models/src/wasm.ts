@@ -1,8 +1,9 @@
 /**
- * @vae/models/wasm: the WebAssembly binary encoding our two hand-assembled kernels share
+ * @vae/models/wasm: the WebAssembly binary encoding our hand-assembled kernels share
  * (export/src/wasm-kernel.ts, the standalone decoder's gemm; train/src/adam-simd.ts, the
- * parallel trainer's Adam). Each kernel is one small function, so writing its bytes here
- * keeps the packages free of a compiler toolchain. Browser-safe, no dependencies.
+ * parallel trainer's Adam; train/src/wasm-gemm.ts, the trainer's products), and the typed
+ * WebAssembly API they are instantiated with. Each kernel is a loop or two, so writing its
+ * bytes here keeps the packages free of a compiler toolchain. Browser-safe, no dependencies.
  * Reference: https://webassembly.github.io/spec/core/binary/
  */
 
@@ -49,3 +50,25 @@ export const whileNot = (exit: number[], body: number[]): number[] =>
 
 /** The 8-byte preamble: "\0asm", version 1. */
 export const MAGIC_AND_VERSION = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+
+/** A WebAssembly.Memory as our kernels see it: its (possibly shared) buffer. */
+export interface WasmMemoryLike { readonly buffer: ArrayBufferLike }
+
+/**
+ * The parts of the WebAssembly JS API the kernels use: TypeScript's ES2022 libs and
+ * @types/node do not declare the WebAssembly namespace, so this is its one declaration here.
+ */
+export interface WebAssemblyApi {
+  Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemoryLike;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+/** globalThis.WebAssembly, typed. */
+export const webAssembly = (): WebAssemblyApi => (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+/** Compiles and instantiates a kernel module whose one import is its memory, `env.mem`; returns its exports. */
+export function instantiateKernel(bytes: Uint8Array, memory: WasmMemoryLike): Record<string, unknown> {
+  const wasm = webAssembly();
+  return new wasm.Instance(new wasm.Module(bytes), { env: { mem: memory } }).exports;
+}

@@ -6,7 +6,7 @@
  * peer dependencies: `npm install @tensorflow/tfjs-node` (or -gpu) to use them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { installFastWasmMatMul } from './wasm-matmul.js';
+import { installWasmTrainingKernels } from './wasm-kernels.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -34,7 +34,7 @@ async function loadNativeBackend(): Promise<string | undefined> {
 async function useWasm(): Promise<void> {
   await import('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
-  installFastWasmMatMul();
+  installWasmTrainingKernels();
 }
 
 /**
@@ -60,7 +60,7 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
   if (choice === 'auto' || choice === 'wasm') {
     try {
       await useWasm();
-      return { name: 'wasm', description: 'wasm (@tensorflow/tfjs-backend-wasm, fast transposed matmul)' };
+      return { name: 'wasm', description: 'wasm (@tensorflow/tfjs-backend-wasm, training kernels)' };
     } catch (err) {
       if (choice === 'wasm') throw new Error(`backend "wasm" failed to start: ${(err as Error).message}`);
     }

@@ -3,11 +3,12 @@
  * one worker's share of the batch (128 rows) against the whole batch (256).
  *
  * Why it matters: two workers can take at most half the time of one thread only if the
- * 128-row share costs half the 256-row one. Each matmul has a part that does not shrink with
- * the rows: the wrapper's transpose of an operand (wasm-matmul.ts) and XNNPACK packing the
- * right-hand operand, which is new every step (fresh weights, or activations). The last
- * column estimates that part from the two sizes: 2 * t(128) - t(256); the last line gives
- * the floor it sets on the two-thread step.
+ * 128-row share costs half the 256-row one. The last column estimates the part of each
+ * product that does not shrink with the rows from the two sizes, 2 * t(128) - t(256); the last
+ * line gives the floor it sets on the two-thread step. With tfjs-wasm's own kernels that part
+ * was ~5.5 ms of a step's products (XNNPACK packing a right-hand operand that is new every
+ * step, and copying transposed operands out); wasm-gemm.ts packs nothing and reads transposed
+ * left operands in place, which leaves the transposed weights of the backward pass.
  * As a worker does, the weights are loaded as fresh tensors before each step.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -23,36 +24,43 @@ await selectBackend('wasm');
 const model = createVae(PAPER_MODEL, 1);
 const vars = variables(model);
 
-/** Mean ms per step of each matmul call (by its place in the step) and of all kernels, at `rows` rows. */
-async function profile(rows: number): Promise<{ matmuls: { shapes: string; ms: number }[]; total: number }> {
+interface Profile { matmuls: { shapes: string; ms: number }[]; total: number }
+
+/** One training step's forward/backward at `rows` rows, weights loaded fresh first. */
+function stepAt(rows: number): () => void {
   const rand = mulberry32(1);
   const x = Float32Array.from({ length: rows * PAPER_MODEL.inputSize }, () => rand());
   const eps = standardNormal(rows * PAPER_MODEL.latentSize, 2);
-  const step = () => {
+  return () => {
     loadFreshWeights(vars);
     const r = computeGradients(model, x, eps, 1);
     tf.dispose([...r.grads, r.bce, r.kl]);
   };
-  for (let i = 0; i < WARMUP; i++) step();
-  const matmuls: { shapes: string; ms: number }[] = [];
-  let total = 0;
-  for (let i = 0; i < STEPS; i++) {
-    const { kernels } = await tf.profile(step);
-    let call = 0;
-    for (const k of kernels) {
-      if (k.name === 'Assign' || k.name === 'fusedMatMul__op') continue; // the loading; a wrapper timed again inside
-      const ms = Number(k.kernelTimeMs) / STEPS;
-      total += ms;
-      if (!MATMULS.has(k.name)) continue;
-      const shapes = k.inputShapes.slice(0, 2).map((s) => `[${(s ?? []).slice(-2).join(',')}]`).join(' x ');
-      matmuls[call] ??= { shapes, ms: 0 };
-      matmuls[call++].ms += ms;
-    }
-  }
-  return { matmuls, total };
 }
 
-const [half, full] = [await profile(128), await profile(256)];
+/** Adds one profiled step's matmul times (by their place in the step) and its total to `into`. */
+async function profileInto(step: () => void, into: Profile): Promise<void> {
+  const { kernels } = await tf.profile(step);
+  let call = 0;
+  for (const k of kernels) {
+    if (k.name === 'Assign' || k.name === 'fusedMatMul__op') continue; // the loading; a wrapper timed again inside
+    const ms = Number(k.kernelTimeMs) / STEPS;
+    into.total += ms;
+    if (!MATMULS.has(k.name)) continue;
+    const shapes = k.inputShapes.slice(0, 2).map((s) => `[${(s ?? []).slice(-2).join(',')}]`).join(' x ');
+    into.matmuls[call] ??= { shapes, ms: 0 };
+    into.matmuls[call++].ms += ms;
+  }
+}
+
+// 128 and 256 rows alternately, step by step, so both see the same machine load.
+const [stepHalf, stepFull] = [stepAt(128), stepAt(256)];
+for (let i = 0; i < WARMUP; i++) { stepHalf(); stepFull(); }
+const [half, full]: Profile[] = [{ matmuls: [], total: 0 }, { matmuls: [], total: 0 }];
+for (let i = 0; i < STEPS; i++) {
+  await profileInto(stepHalf, half);
+  await profileInto(stepFull, full);
+}
 const sum = (m: { ms: number }[]) => m.reduce((s, v) => s + v.ms, 0);
 console.log(`forward/backward kernels, ms per step (tf.profile, mean of ${STEPS} steps), each matmul in the order the step calls it`);
 console.log(`${'matmul (at 128 rows)'.padEnd(24)} ${'128 rows'.padStart(9)} ${'256 rows'.padStart(9)} ${'rows-independent'.padStart(17)}`);

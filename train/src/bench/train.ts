@@ -113,8 +113,9 @@ async function benchWasm(threads: number, steps: number, rounds: number): Promis
     console.log(`wasm, 1 thread vs ${threads} worker threads, alternately: ${rounds} rounds x ${perRound} steps each (load average ${load.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end, ${availableParallelism()} cores)`);
     console.log(line(info.description, l));
     console.log(line(`wasm, ${threads} worker threads`, p));
-    const ratios = times.parallel.map((v, i) => v / times.local[i]).sort((a, b) => a - b);
-    console.log(`${threads} threads / 1 thread: ${(p / l).toFixed(2)} on the means; per round ${ratios.map((v) => v.toFixed(2)).join(' ')}`);
+    const ratios = times.parallel.map((v, i) => v / times.local[i]);
+    console.log(`per round, in order: 1 thread ${times.local.map((v) => v.toFixed(1)).join(' ')} ms; ${threads} threads ${times.parallel.map((v) => v.toFixed(1)).join(' ')} ms`);
+    console.log(`${threads} threads / 1 thread: ${(p / l).toFixed(2)} on the means; per round, in order, ${ratios.map((v) => v.toFixed(2)).join(' ')}`);
     console.log(`CPU time per step (all threads): 1 thread ${ms(cpu.local / 1000 / n)}, ${threads} threads ${ms(cpu.parallel / 1000 / n)} (on an idle machine, wall time >= CPU time / threads)`);
     console.log(`per step, 1 thread:  forward/backward ${ms(localSplit.gradients / n)} | optimizer (Adam, tfjs ops) ${ms(localSplit.optimizer / n)} | other ${ms(l - (localSplit.gradients + localSplit.optimizer) / n)}`);
     const alone = mean(times.shard);
