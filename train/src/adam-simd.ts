@@ -22,21 +22,14 @@
  * every tfjs op there is one IEEE float32 operation, so the two are bit-identical
  * (train/test/parallel.test.ts checks it).
  */
-import { F32, I32, MAGIC_AND_VERSION, V128, get, i32, name, section, set, simd, uleb, whileNot } from '@vae/models/wasm';
+import {
+  F32, I32, MAGIC_AND_VERSION, V128, get, i32, instantiateKernel, name, section, set, simd, uleb, webAssembly, whileNot,
+} from '@vae/models/wasm';
 import type { AdamOptions } from './adam.js';
 import { shardRanges } from './parallel.js';
 
-/**
- * The few WebAssembly JS API types used here (the project's TypeScript libs, ES2022 and
- * @types/node 20, do not declare the WebAssembly namespace).
- */
+/** A shared WebAssembly.Memory: its buffer is a SharedArrayBuffer, which workers can receive. */
 export interface SharedWasmMemory { readonly buffer: SharedArrayBuffer }
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum: number; shared: true }) => SharedWasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 /** Float32s per vector: slices handed to the kernel start and end on a multiple of it. */
 export const SIMD_WIDTH = 4;
@@ -69,7 +62,7 @@ export function adamLayout(paramCount: number, slots: number): AdamLayout {
 /** A shared memory big enough for `layout` (its buffer is a SharedArrayBuffer; workers can receive it). */
 export function sharedAdamMemory(layout: AdamLayout): SharedWasmMemory {
   const pages = Math.max(1, Math.ceil(layout.bytes / 65536));
-  return new wasm.Memory({ initial: pages, maximum: pages, shared: true });
+  return new (webAssembly().Memory)({ initial: pages, maximum: pages, shared: true }) as SharedWasmMemory;
 }
 
 /** Float32 views of the weights, moments and slots (each `paramCount` long; the padding stays zero). */
@@ -92,8 +85,7 @@ export function adamSlices(l: AdamLayout, workers: number): [number, number][] {
  * sum_k weights[k] * slot_k. `worker` picks the scratch room for the weights.
  */
 export function adamKernel(memory: SharedWasmMemory, l: AdamLayout, hyper: Required<AdamOptions>, worker: number) {
-  const instance = new wasm.Instance(new wasm.Module(adamWasmBytes()), { env: { mem: memory } });
-  const adam = instance.exports.adam as (...args: number[]) => void;
+  const adam = instantiateKernel(adamWasmBytes(), memory).adam as (...args: number[]) => void;
   const weightsAt = l.weights0 + worker * l.slots * 4;
   const weightsView = new Float32Array(memory.buffer, weightsAt, l.slots);
   return (step: number, weights: readonly number[], start: number, end: number): void => {

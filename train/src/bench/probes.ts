@@ -13,14 +13,9 @@
  *
  * The two kernels are hand-assembled with @vae/models/wasm, as the trainer's Adam is.
  */
-import { F32, I32, MAGIC_AND_VERSION, V128, get, i32, name, section, set, simd, uleb, whileNot } from '@vae/models/wasm';
-
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer };
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+import {
+  F32, I32, MAGIC_AND_VERSION, V128, get, i32, instantiateKernel, name, section, set, simd, uleb, webAssembly, whileNot,
+} from '@vae/models/wasm';
 
 const ADD = 0x6a, GE_U = 0x4f;
 const SPLAT = simd(0x13), FADD = simd(0xe4), FMUL = simd(0xe6), LANE0 = simd(0x1f);
@@ -69,9 +64,9 @@ function kernels(pages: number) {
     ...section(7, [2, ...name('simd'), 0x00, 0, ...name('stream'), 0x00, 1]),
     ...section(10, [2, ...uleb(simdFn.length), ...simdFn, ...uleb(streamFn.length), ...streamFn]),
   ]);
-  const memory = new wasm.Memory({ initial: pages, maximum: pages });
+  const memory = new (webAssembly().Memory)({ initial: pages, maximum: pages });
   new Float32Array(memory.buffer).fill(1e-3);
-  const { exports } = new wasm.Instance(new wasm.Module(bytes), { env: { mem: memory } });
+  const exports = instantiateKernel(bytes, memory);
   return {
     simd: exports.simd as (n: number, c: number, d: number) => number,
     stream: exports.stream as (base: number, bytes: number, passes: number) => number,
