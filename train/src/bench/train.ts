@@ -19,7 +19,7 @@ import { ParallelTrainer } from '../parallel.js';
 import { mulberry32, standardNormal } from '../random.js';
 
 const BATCH = 256;
-const WARMUP_STEPS = 40;
+const WARMUP_STEPS = 60;
 const STEP_FLOP = 0.9e9; // forward + backward of the paper model at batch 256, ~3x the forward matmuls
 
 const rand = mulberry32(1);
@@ -85,6 +85,8 @@ async function benchWasm(threads: number, steps: number, rounds: number): Promis
   try {
     // Warm up while V8 tiers up tfjs-wasm's code in every thread (it compiles the optimised
     // code on background threads, which would otherwise share the cores with the rounds).
+    // After 40 steps the first round of the worker threads was still slow in most runs
+    // (x1.2-1.4 the later rounds); after 60 it was not.
     for (let i = 0; i < WARMUP_STEPS; i++) { await timedLocalStep(local, { ...localSplit }); await parallel.trainStep(x, eps); }
     const before = { ...parallel.phaseTimes };
     const load = loadavg()[0];
