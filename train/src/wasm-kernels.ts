@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WasmMemoryLike } from '@vae/models/wasm';
-import { GEMM_COLUMNS, matrixKernels, type Gemm, type Transpose } from './wasm-gemm.js';
+import { GEMM_COLUMNS, matrixKernels } from './wasm-gemm.js';
 
 type Inputs = Record<string, tf.TensorInfo | undefined>;
 type KernelArgs = { inputs: Inputs; backend: unknown; attrs?: Record<string, unknown> };
@@ -33,20 +33,36 @@ interface WasmBackend {
 
 let installed = false;
 
+type MatrixKernels = ReturnType<typeof matrixKernels>;
+const onHeap = new WeakMap<WasmBackend, MatrixKernels>();
+
+/** Our kernels on `backend`'s heap, instantiated on first use (a re-created wasm backend has a new heap). */
+function kernelsOn(backend: WasmBackend): MatrixKernels {
+  let kernels = onHeap.get(backend);
+  if (!kernels) {
+    const memory = backend.wasm.asm?.memory;
+    if (!memory) throw new Error('installWasmTrainingKernels: this tfjs-backend-wasm build does not expose its heap (wasm.asm.memory)');
+    kernels = matrixKernels(memory);
+    onHeap.set(backend, kernels);
+  }
+  return kernels;
+}
+
 /** Re-registers the kernels. Idempotent; call after `tf.setBackend('wasm')`. */
 export function installWasmTrainingKernels(): void {
   if (installed) return;
   const transpose = tf.getKernel('Transpose', 'wasm')?.kernelFunc as KernelFn | undefined;
   const backend = tf.findBackend('wasm') as unknown as WasmBackend | undefined;
   if (!transpose || !backend) throw new Error('installWasmTrainingKernels: the wasm backend is not registered');
-  const memory = backend.wasm.asm?.memory;
-  if (!memory) throw new Error('installWasmTrainingKernels: this tfjs-backend-wasm build does not expose its heap (wasm.asm.memory)');
-  const kernels = matrixKernels(memory);
+  kernelsOn(backend); // fail here, not in the first product, if the heap is not reachable
   for (const name of ['BatchMatMul', '_FusedMatMul']) {
     const original = tf.getKernel(name, 'wasm');
     if (!original) continue;
     const fallback = withTransposesFirst(original.kernelFunc as KernelFn, transpose);
-    const wrapped: KernelFn = (args) => ownGemm(kernels, args.backend as WasmBackend, args.inputs, args.attrs ?? {}) ?? fallback(args);
+    const wrapped: KernelFn = (args) => {
+      const backend = args.backend as WasmBackend;
+      return ownGemm(kernelsOn(backend), backend, args.inputs, args.attrs ?? {}) ?? fallback(args);
+    };
     replaceKernel(original, wrapped);
   }
   const identity = tf.getKernel('Identity', 'wasm');
@@ -75,7 +91,7 @@ function matrix(t: tf.TensorInfo): [number, number] | undefined {
 
 /** a·b (+ bias, relu) on wasm-gemm.ts, or undefined when the product is not one it handles. */
 function ownGemm(
-  { gemm, transpose }: { gemm: Gemm; transpose: Transpose }, backend: WasmBackend, inputs: Inputs, attrs: Record<string, unknown>,
+  { gemm, transpose }: MatrixKernels, backend: WasmBackend, inputs: Inputs, attrs: Record<string, unknown>,
 ): tf.TensorInfo | undefined {
   const { a, b, bias } = inputs;
   const activation = attrs.activation ?? 'linear';

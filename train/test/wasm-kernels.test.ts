@@ -170,3 +170,17 @@ test('layers API: a Dense layer\'s gradients (transposed matmuls) match the cpu 
   const { cpu, wasm } = await onBoth(grads);
   assert.ok(maxAbsDiff(cpu, wasm) < 1e-3, `max diff ${maxAbsDiff(cpu, wasm)}`);
 });
+
+test('a re-created wasm backend, with a new heap, still gets right products (the kernels follow the heap)', async () => {
+  await selectBackend('wasm');
+  const [A, B] = [tf.randomNormal([5, 7], 0, 1, 'float32', 1), tf.randomNormal([7, 16], 0, 1, 'float32', 2)].map((t) => t.dataSync());
+  const product = () => tf.tidy(() => tf.matMul(tf.tensor2d(A, [5, 7]), tf.tensor2d(B, [7, 16])).dataSync() as Float32Array);
+  const before = product();
+  const heapBefore = (tf.backend() as unknown as { wasm: { asm: { memory: object } } }).wasm.asm.memory;
+  const { factory, priority } = (tf.engine() as unknown as { registryFactory: Record<string, { factory: () => tf.KernelBackend; priority: number }> }).registryFactory.wasm;
+  tf.removeBackend('wasm');
+  tf.registerBackend('wasm', factory, priority);
+  await tf.setBackend('wasm');
+  assert.notEqual((tf.backend() as unknown as { wasm: { asm: { memory: object } } }).wasm.asm.memory, heapBefore, 'a new heap');
+  assert.equal(bitDifferences(product(), before), 0);
+});
