@@ -57,9 +57,10 @@ function heapView(t: tf.Tensor): Float32Array | undefined {
 
 /**
  * Copies the shared weights into this worker's tfjs variables. Through new tensors and
- * assign, never by writing a variable's heap memory in place: the wasm matmul kernels cache
- * XNNPACK operators (with the weights packed) per tensor, so an in-place write would leave
- * the next forward pass on the old weights.
+ * assign, never by writing a variable's heap memory in place: products our kernel does not
+ * take (wasm-kernels.ts; e.g. the n = 1 or 2 latent heads, N not a multiple of 8) go to
+ * XNNPACK, which caches operators (with the weights packed) per tensor, so an in-place write
+ * would leave the next forward pass on the old weights.
  */
 function loadWeights(): void {
   let offset = 0;

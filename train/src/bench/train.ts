@@ -67,8 +67,7 @@ async function benchWasm(threads: number, steps: number, rounds: number): Promis
   const times = { local: [] as number[], parallel: [] as number[], shard: [] as number[] };
   // One worker's share of the batch, forward/backward in this thread while nothing else runs,
   // doing what a worker's gradient phase does: fresh weight tensors before it (the worker
-  // loads the new weights each step, so the matmuls re-pack them), the gradients and the
-  // losses read out after it. Workers taking longer than this for the same work are slowed
+  // loads the new weights each step), the gradients and the losses read out after it. Workers taking longer than this for the same work are slowed
   // by running at once (see contention.ts), which no exchange scheme can win back.
   const shardRows = Math.ceil(BATCH / threads);
   const [xShard, epsShard] = [x.subarray(0, shardRows * PAPER_MODEL.inputSize), eps.subarray(0, shardRows * PAPER_MODEL.latentSize)];
