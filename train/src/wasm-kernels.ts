@@ -25,7 +25,7 @@ type KernelFn = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 /** The parts of tfjs-wasm's backend object used here. */
 interface WasmBackend {
   dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  wasm: { asm?: { memory?: WasmMemoryLike } };
+  wasm: { asm?: { memory?: WasmMemoryLike }; HEAPF32?: Float32Array };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   disposeData(dataId: object): void;
   incRef(dataId: object): void;
@@ -75,6 +75,19 @@ export function installWasmTrainingKernels(): void {
     });
   }
   installed = true;
+}
+
+/**
+ * Where float32 tensor `t`'s values sit in tfjs-wasm's heap, as a view (no copy), or undefined
+ * when `t` is on another backend. Valid until `t` is disposed or the heap grows: read it at once.
+ */
+export function heapView(t: tf.Tensor): Float32Array | undefined {
+  const backend = tf.backend() as unknown as Partial<WasmBackend>;
+  const entry = backend.dataIdMap?.get(t.dataId);
+  const heap = backend.wasm?.HEAPF32;
+  if (!heap || !entry || t.dtype !== 'float32') return undefined;
+  const start = entry.memoryOffset / 4;
+  return heap.subarray(start, start + t.size);
 }
 
 function replaceKernel(original: tf.KernelConfig, kernelFunc: KernelFn): void {

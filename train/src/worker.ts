@@ -12,6 +12,7 @@ import { selectBackend } from './backend.js';
 import { createVae, variables } from './model.js';
 import { type Reply, type Request, type StepTimes, type WorkerInit, ABORTED, BARRIER_COUNT, BARRIER_GENERATION } from './parallel.js';
 import { computeGradients, evaluateSums, type TrainerState } from './step.js';
+import { heapView } from './wasm-kernels.js';
 
 const { config, memory, control, paramCount, index, threads } = workerData as WorkerInit;
 const port = parentPort!;
@@ -41,18 +42,6 @@ function writeFlat(out: Float32Array, tensors: ArrayLike<number>[]): void {
 function splitFlat(flat: Float32Array): Float32Array[] {
   let offset = 0;
   return params.map((p) => flat.slice(offset, (offset += p.size)));
-}
-
-/** The tfjs wasm backend's heap, to copy gradients out without an intermediate array. */
-interface WasmBackendInternals { dataIdMap: { get(id: object): { memoryOffset: number } | undefined }; wasm: { HEAPF32: Float32Array } }
-
-/** Where tensor `t`'s floats sit in the wasm heap, or undefined on another backend (or build). */
-function heapView(t: tf.Tensor): Float32Array | undefined {
-  const b = tf.backend() as unknown as Partial<WasmBackendInternals>;
-  const entry = b.dataIdMap?.get(t.dataId);
-  if (!b.wasm?.HEAPF32 || !entry || t.dtype !== 'float32') return undefined;
-  const start = entry.memoryOffset / 4;
-  return b.wasm.HEAPF32.subarray(start, start + t.size);
 }
 
 /**

@@ -16,6 +16,7 @@ import { computeGradients, LocalTrainer, type Trainer } from '../step.js';
 import { availableParallelism, loadavg } from 'node:os';
 import { PAPER_DEFAULTS } from '../config.js';
 import { ParallelTrainer } from '../parallel.js';
+import { heapView } from '../wasm-kernels.js';
 import { mulberry32, standardNormal } from '../random.js';
 
 const BATCH = 256;
@@ -67,16 +68,21 @@ async function benchWasm(threads: number, steps: number, rounds: number): Promis
   const times = { local: [] as number[], parallel: [] as number[], shard: [] as number[] };
   // One worker's share of the batch, forward/backward in this thread while nothing else runs,
   // doing what a worker's gradient phase does: fresh weight tensors before it (the worker
-  // loads the new weights each step), the gradients and the losses read out after it. Workers taking longer than this for the same work are slowed
+  // loads the new weights each step), the gradients copied out of tfjs' heap into one array
+  // and the losses read after it. Workers taking longer than this for the same work are slowed
   // by running at once (see contention.ts), which no exchange scheme can win back.
   const shardRows = Math.ceil(BATCH / threads);
   const [xShard, epsShard] = [x.subarray(0, shardRows * PAPER_MODEL.inputSize), eps.subarray(0, shardRows * PAPER_MODEL.latentSize)];
   const vars = variables(local.model);
+  const gradientSlot = new Float32Array(vars.reduce((n, v) => n + v.size, 0));
   const shardAlone = () => {
     loadFreshWeights(vars);
     const t0 = performance.now();
     const r = computeGradients(local.model, xShard, epsShard, 1);
-    for (const g of [...r.grads, r.bce, r.kl]) g.dataSync();
+    let offset = 0;
+    for (const g of r.grads) { gradientSlot.set(heapView(g) ?? g.dataSync(), offset); offset += g.size; }
+    r.bce.dataSync();
+    r.kl.dataSync();
     tf.dispose([...r.grads, r.bce, r.kl]);
     return performance.now() - t0;
   };
