@@ -14,7 +14,8 @@
  *      added in slot order, so the result depends only on the thread count; then m, v and
  *      the weights of that slice;
  *   4. barrier; copy the shared weights into its tfjs variables.
- * The main thread posts one message per worker per step and gets one reply each.
+ * The main thread copies each batch into shared memory (BatchPool), posts one message per
+ * worker per step and gets one reply each.
  *
  * The sharded update is bit-identical to the tfjs-ops Adam of adam.ts (see
  * adam-simd.ts), so a run's numbers do not depend on how the update is split. Control
@@ -89,7 +90,32 @@ interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void }
 
 interface Thread { worker: Worker; pending: Map<number, Pending> }
 
-interface Shard { x: Float32Array<ArrayBuffer>; eps: Float32Array<ArrayBuffer>; rows: number }
+/** One batch (x, then eps) in shared memory; workers get views of their rows. */
+interface SharedBatch { x: Float32Array; eps: Float32Array }
+
+/**
+ * Shared buffers for the batches of the steps in flight, reused from step to step. A step's
+ * batch is copied into one and each worker is posted views of its rows (postMessage shares a
+ * SharedArrayBuffer instead of copying it). Against slicing a fresh array per shard and
+ * transferring it, this allocates and frees nothing per step, here or in the workers: ~1% of
+ * a two-thread step. A buffer returns to the pool only once every worker has replied to its
+ * step, so none is rewritten while a worker may still read it; with one step posted ahead, as
+ * train.ts does, the pool holds two.
+ */
+class BatchPool {
+  private readonly free: SharedBatch[] = [];
+
+  take(xLength: number, epsLength: number): SharedBatch {
+    const i = this.free.findIndex((b) => b.x.length >= xLength && b.eps.length >= epsLength);
+    if (i >= 0) return this.free.splice(i, 1)[0];
+    const floats = (n: number) => new Float32Array(new SharedArrayBuffer(n * Float32Array.BYTES_PER_ELEMENT));
+    return { x: floats(xLength), eps: floats(epsLength) };
+  }
+
+  give(batch: SharedBatch): void {
+    this.free.push(batch);
+  }
+}
 
 /** Adds the workers' loss sums in worker order, so the result depends only on the thread count. */
 function addUp(sums: { bce: number; kl: number }[], count: number): LossSums {
@@ -116,6 +142,7 @@ export class ParallelTrainer implements Trainer {
   /** Set by the first worker failure; every later call rejects with it (the replicas may have diverged). */
   private failure: Error | undefined;
   private disposed = false;
+  private readonly batches = new BatchPool();
   /**
    * Milliseconds spent in each phase over all steps so far, as seen by worker 0 (the
    * benchmark prints them per step). `steps` counts the steps they cover.
@@ -220,11 +247,8 @@ export class ParallelTrainer implements Trainer {
     return Promise.all(this.threads.map((_, k) => this.call<T>(k, ...requests(k))));
   }
 
-  /**
-   * Copies x and eps into one shard per worker (fresh arrays, so they can be transferred):
-   * like LocalTrainer, we are done reading the caller's arrays when the call returns.
-   */
-  private split(x: Float32Array, eps: Float32Array, minRows: number): Shard[] {
+  /** The rows of a batch, after checking that x and eps agree with the model and each other. */
+  private rowsOf(x: Float32Array, eps: Float32Array, minRows: number): number {
     const { inputSize, latentSize } = this.config.model;
     const rows = x.length / inputSize;
     if (!Number.isInteger(rows) || rows < minRows || eps.length !== rows * latentSize) {
@@ -232,22 +256,29 @@ export class ParallelTrainer implements Trainer {
         `expected x of rows x ${inputSize} and eps of rows x ${latentSize} floats with rows >= ${minRows}, got ${x.length} and ${eps.length}`,
       );
     }
-    return shardRanges(rows, this.threads.length).map(([start, end]) => ({
-      x: x.slice(start * inputSize, end * inputSize),
-      eps: eps.slice(start * latentSize, end * latentSize),
-      rows: end - start,
-    }));
+    return rows;
   }
 
   /** One Adam step on a batch; returns the batch's loss sums (before the update). */
   async trainStep(x: Float32Array, eps: Float32Array): Promise<LossSums> {
-    const shards = this.split(x, eps, 1);
-    const rows = x.length / this.config.model.inputSize;
-    const weights = shards.map((s) => s.rows / rows);
-    const results = await this.callAll<{ bce: number; kl: number; times: StepTimes }>((k) => [
-      { type: 'step', x: shards[k].x, eps: shards[k].eps, weights },
-      [shards[k].x.buffer, shards[k].eps.buffer],
-    ]);
+    const rows = this.rowsOf(x, eps, 1);
+    const { inputSize, latentSize } = this.config.model;
+    const shards = shardRanges(rows, this.threads.length);
+    const weights = shards.map(([start, end]) => (end - start) / rows);
+    // Like LocalTrainer, we are done reading the caller's arrays when the call returns.
+    const batch = this.batches.take(x.length, eps.length);
+    batch.x.set(x);
+    batch.eps.set(eps);
+    let results: { bce: number; kl: number; times: StepTimes }[];
+    try {
+      results = await this.callAll((k) => {
+        const [start, end] = shards[k];
+        const x = batch.x.subarray(start * inputSize, end * inputSize);
+        return [{ type: 'step', x, eps: batch.eps.subarray(start * latentSize, end * latentSize), weights }];
+      });
+    } finally {
+      this.batches.give(batch);
+    }
     const { times } = results[0];
     this.phaseTimes.gradients += times.gradients;
     this.phaseTimes.exchange += times.exchange;
@@ -256,14 +287,19 @@ export class ParallelTrainer implements Trainer {
     return addUp(results, rows);
   }
 
-  /** Loss sums over x, each worker evaluating its share of the rows. */
+  /**
+   * Loss sums over x, each worker evaluating its share of the rows. The shards are fresh
+   * arrays, transferred: evaluation sets are large and rare, not worth a buffer kept for them.
+   */
   async evaluate(x: Float32Array, eps: Float32Array): Promise<LossSums> {
-    const shards = this.split(x, eps, 0);
-    const sums = await this.callAll<LossSums>((k) => [
-      { type: 'evaluate', x: shards[k].x, eps: shards[k].eps },
-      [shards[k].x.buffer, shards[k].eps.buffer],
-    ]);
-    return addUp(sums, x.length / this.config.model.inputSize);
+    const rows = this.rowsOf(x, eps, 0);
+    const { inputSize, latentSize } = this.config.model;
+    const sums = await this.callAll<LossSums>((k) => {
+      const [start, end] = shardRanges(rows, this.threads.length)[k];
+      const shard = { x: x.slice(start * inputSize, end * inputSize), eps: eps.slice(start * latentSize, end * latentSize) };
+      return [{ type: 'evaluate', ...shard }, [shard.x.buffer, shard.eps.buffer]];
+    });
+    return addUp(sums, rows);
   }
 
   /** Worker `k`'s weights and the shared Adam state (all workers hold the same weights; other k are for tests). */

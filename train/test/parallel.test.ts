@@ -150,6 +150,33 @@ test('setState reaches every worker, and training continues identically from it'
   assert.deepEqual(await q.getState(2), await p.getState());
 });
 
+test('steps posted without waiting each train on their own batch, copied before the call returns', async () => {
+  await q.setState(await p.getState());
+  // Two groups of three steps posted at once; the second reuses the first's pooled buffers
+  // but for its 13-row batch, which outgrows them.
+  const batches = [11, 11, 11, 11, 13, 11].map((rows, s) => batch(rows, 200 + s));
+  const awaited: LossSums[] = [];
+  for (const b of batches) awaited.push(await p.trainStep(b.x, b.eps));
+  // One caller array, refilled for every call and spoiled right after it: a trainer that read
+  // it later, or handed a batch's buffer to the next step before its workers replied, would
+  // train on the wrong numbers.
+  const x = new Float32Array(13 * inputSize), eps = new Float32Array(13 * latentSize);
+  const results: LossSums[] = [];
+  for (const group of [batches.slice(0, 3), batches.slice(3)]) {
+    const calls = group.map((b) => {
+      x.set(b.x);
+      eps.set(b.eps);
+      const call = q.trainStep(x.subarray(0, b.x.length), eps.subarray(0, b.eps.length));
+      x.fill(Number.NaN);
+      eps.fill(Number.NaN);
+      return call;
+    });
+    results.push(...(await Promise.all(calls)));
+  }
+  assert.deepEqual(results, awaited);
+  assert.deepEqual(await q.getState(2), await p.getState());
+});
+
 test('a 1-image batch on 3 threads (two empty shards) is exactly the 1-thread step', async () => {
   const one = local();
   await p.setState(await one.getState()); // back to the initial weights and a fresh Adam
