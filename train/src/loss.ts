@@ -16,7 +16,7 @@ export interface LossTerms { bce: tf.Scalar; kl: tf.Scalar; total: tf.Scalar }
  * JavaScript array on every backward pass ([rows, 784] floats: 400 KB at a worker's 128 rows).
  * In the parallel trainer's worker threads each of those arrays landed on freshly mapped
  * memory: their zero-fill was ~40% of the process's page faults, and the two-thread step was
- * ~10% slower for it (train/README.md, "The parallel trainer"). Same bits as tf.sum's
+ * ~6% slower for it (train/README.md, "The parallel trainer"). Same bits as tf.sum's
  * gradient (test/loss.test.ts). tf.broadcastTo would need no ones at all, but tfjs-wasm's Tile
  * kernel behind it is slower than the array was.
  */
