@@ -294,8 +294,9 @@ export class ParallelTrainer implements Trainer {
   async evaluate(x: Float32Array, eps: Float32Array): Promise<LossSums> {
     const rows = this.rowsOf(x, eps, 0);
     const { inputSize, latentSize } = this.config.model;
+    const shards = shardRanges(rows, this.threads.length);
     const sums = await this.callAll<LossSums>((k) => {
-      const [start, end] = shardRanges(rows, this.threads.length)[k];
+      const [start, end] = shards[k];
       const shard = { x: x.slice(start * inputSize, end * inputSize), eps: eps.slice(start * latentSize, end * latentSize) };
       return [{ type: 'evaluate', ...shard }, [shard.x.buffer, shard.eps.buffer]];
     });
