@@ -55,13 +55,14 @@ export const MAGIC_AND_VERSION = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00
 export interface WasmMemoryLike { readonly buffer: ArrayBufferLike }
 
 /**
- * The parts of the WebAssembly JS API the kernels use: TypeScript's ES2022 libs and
+ * The parts of the WebAssembly JS API this project uses: TypeScript's ES2022 libs and
  * @types/node do not declare the WebAssembly namespace, so this is its one declaration here.
  */
 export interface WebAssemblyApi {
   Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemoryLike;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  validate(bytes: Uint8Array): boolean;
 }
 
 /** globalThis.WebAssembly, typed. */

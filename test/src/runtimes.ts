@@ -22,6 +22,7 @@ import { fromOrtTensor, ortData, type Tensor } from './tensors.js';
 import { BrowserHost, CHROMIUM_PATH, type BrowserEp } from './browser.js';
 
 import { RUNTIME_IDS, type RuntimeId } from '@vae/models';
+import { webAssembly } from '@vae/models/wasm';
 
 export { RUNTIME_IDS, type RuntimeId };
 
@@ -228,7 +229,7 @@ class StandaloneRuntime implements Runtime {
   async start(): Promise<StartResult> {
     this.sa = await import('@vae/export/standalone');
     if (this.id === 'standalone-node') {
-      const simd = (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean } }).WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
+      const simd = webAssembly().validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
       return { ok: true, description: `standalone decoder.mjs (${simd ? 'WebAssembly SIMD kernel' : 'JavaScript kernel'}), Node ${process.version}` };
     }
     if (!existsSync(CHROMIUM_PATH)) return { ok: false, reason: `${CHROMIUM_PATH} not found (apt-get install chromium)` };
