@@ -19,8 +19,8 @@ import { DECODER_INPUT, DECODER_OUTPUT, DEFAULT_MODEL, toleranceFor } from '@vae
 import { releasedModelDir } from '@vae/models/node';
 import { readTestDataSets } from '@vae/models/onnx';
 import { loadVae as loadNodeVae } from '@vae/runtime-node';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@vae/test';
-import { bytesUnder, installExample, npm, packAll, serve, tempRoot } from './support.ts';
+import { launchChromium, serveStatic } from '@vae/browser-harness';
+import { bytesUnder, installExample, npm, packAll, tempRoot } from './support.ts';
 
 const run = promisify(execFile);
 const BAR_PNG = join(import.meta.dirname, '..', '..', 'runtime-core', 'test', 'fixtures', 'images', 'bar-56x28.png');
@@ -80,10 +80,9 @@ describe('the packed packages in consumer apps', { timeout: 900_000 }, () => {
         await cp(releasedModelDir(DEFAULT_MODEL), join(dist, 'model'), { recursive: true });
         await cp(BAR_PNG, join(dist, 'bar.png'));
         await writeFile(join(dist, 'golden.json'), JSON.stringify(golden));
-        builds.set(entry, await serve(dist));
+        builds.set(entry, await serveStatic({ dirs: { '/': dist } }));
       }
-      const { chromium } = await import('playwright-core');
-      browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, timeout: 120_000 });
+      browser = await launchChromium({ webgpu: true });
     });
     after(async () => {
       await browser?.close();

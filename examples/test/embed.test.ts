@@ -6,21 +6,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { REPO, serve } from './support.js';
+import { chromiumMissing, launchChromium, serveStatic } from '@vae/browser-harness';
+import { REPO } from './support.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const IN_CI = /^(1|true)$/i.test(process.env.CI ?? '');
 
 test('examples/embed draws decoded samples on a canvas in Chromium, from a static file server', { timeout: 180_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    assert.ok(!IN_CI, `CI must have Chromium at ${CHROMIUM}`);
-    t.skip(`${CHROMIUM} not found`);
+  const missing = chromiumMissing();
+  if (missing) {
+    assert.ok(!IN_CI, `CI must have Chromium: ${missing}`);
+    t.skip(missing);
     return;
   }
-  const server = await serve(REPO);
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless=new', '--no-sandbox', '--disable-dev-shm-usage'] });
+  const server = await serveStatic({ dirs: { '/': REPO } });
+  const browser = await launchChromium({ webgpu: false });
   try {
     const page = await browser.newPage();
     const errors: string[] = [];

@@ -13,13 +13,12 @@
  * raw and gzip -9, against onnxruntime-web's wasm-only build (ort.wasm.min.mjs + its .wasm).
  */
 import { readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { dirname, join, resolve, extname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
+import { launchChromium, send, serveStatic } from '@vae/browser-harness';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_MODEL_DIR = join(REPO, 'models', 'released', 'mnist-n64-beta1');
@@ -150,25 +149,20 @@ const CHROMIUM_BENCH = String.raw`async (a) => {
     return runners.map((r, i) => ({ runtime: r.name, batch1Ms: med(t1[i]), batch256PerSecond: 256 / (med(t256[i]) / 1000) }));
   }`;
 
-const MIME: Record<string, string> = { '.html': 'text/html', '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm' };
-
 /** Starts a static server (repository root, and onnxruntime-web's dist under /ort/) and Chromium; returns the Chromium rows. */
-export async function runChromium(modelDir = DEFAULT_MODEL_DIR, options: { precision?: string; chromium?: string } = {}): Promise<SpeedRow[]> {
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
-    const file = path.startsWith('/ort/') ? join(ORT_WEB_DIST, path.slice(5)) : path === '/' ? '' : join(REPO, path);
-    try {
-      const data = readFileSync(file);
-      res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' });
-      res.end(data);
-    } catch {
-      res.writeHead(path === '/' ? 200 : 404, { 'content-type': 'text/html' }).end(path === '/' ? '<!doctype html><title>bench</title>' : 'not found');
-    }
+export async function runChromium(modelDir = DEFAULT_MODEL_DIR, options: { precision?: string } = {}): Promise<SpeedRow[]> {
+  // The repository root (the model folder) and onnxruntime-web's dist under /ort/; "/" is an empty page.
+  const server = await serveStatic({
+    dirs: { '/': REPO, '/ort/': ORT_WEB_DIST },
+    index: false,
+    routes: [(_req, res, path) => {
+      if (path !== '/') return false;
+      send(res, 200, 'text/html', '<!doctype html><title>bench</title>');
+      return true;
+    }],
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: options.chromium ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless=new', '--no-sandbox', '--disable-dev-shm-usage'] });
+  const origin = server.origin;
+  const browser = await launchChromium({ webgpu: false });
   try {
     const page = await browser.newPage();
     await page.goto(`${origin}/`);
@@ -182,8 +176,7 @@ export async function runChromium(modelDir = DEFAULT_MODEL_DIR, options: { preci
     }, { precision });
   } finally {
     await browser.close();
-    server.closeAllConnections();
-    server.close();
+    await server.close();
   }
 }
 

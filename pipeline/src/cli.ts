@@ -8,7 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { trainCommand, evaluateCommand } from '@vae/train';
 import { exportCommand } from '@vae/export';
 import { encodeCommand, decodeCommand, sampleCommand, reconstructCommand, interpolateCommand, manifoldCommand } from '@vae/runtime-node';
-import { verifyCommand } from '@vae/test';
+import { verifyCommand } from '@vae/verify';
 import { experimentsCommand } from './experiments-command.js';
 import { pipelineCommand } from './pipeline-command.js';
 

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { RUNTIME_IDS } from '@vae/test';
+import { RUNTIME_IDS } from '@vae/verify';
 
 const positiveInt = z.number().int().positive();
 

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportRun } from '@vae/export';
-import { verifyModelDirs } from '@vae/test';
+import { verifyModelDirs } from '@vae/verify';
 import { writeJsonAtomic } from '@vae/models/node';
 import { CHECKPOINT_FILE, loadDataset, train, type EpochRecord } from '@vae/train';
 import { loadConfig, stageKeys, type PipelineConfig } from './config.js';

@@ -4,13 +4,11 @@
  * files, a manifest that does not match its graphs. Every failure is a VaeError with a code.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { serveStatic, type StaticServer } from '@vae/browser-harness';
 import { VaeError, checkSession, loadVae, parseLatents, seededNormals, type Vae } from '../src/index.js';
 import { N2, N64, copyModel, flipByte, maxAbsDiff, mnistTest, removeDir, swapGraph, tempDir } from './helpers.js';
 
@@ -101,18 +99,14 @@ describe('the verbs', () => {
 describe('images by URL, as the browser takes them', () => {
   const png = join(import.meta.dirname, '..', '..', 'runtime-core', 'test', 'fixtures', 'images', 'bar-56x28.png');
   let vae: Vae;
-  let server: Server;
+  let server: StaticServer;
   let origin: string;
   before(async () => {
     vae = await loadVae(N2, { device: 'cpu' });
-    server = createServer((req, res) => {
-      if (req.url === '/bar.png') res.writeHead(200).end(readFileSync(png));
-      else res.writeHead(404).end('not found');
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await serveStatic({ files: (path) => (path === '/bar.png' ? png : null) });
+    origin = server.origin;
   });
-  after(async () => { await vae.dispose(); server.closeAllConnections(); server.close(); });
+  after(async () => { await vae.dispose(); await server.close(); });
 
   it('a file: URL and an http: URL read the same bytes as the path', async () => {
     const byPath = (await vae.preprocess(png)).pixels;

@@ -15,7 +15,7 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildPages } from '../test/support/build.ts';
-import { launch } from '../test/support/browser.ts';
+import { launchChromium } from '@vae/browser-harness';
 import { startServer } from '../test/support/server.ts';
 import { printShippedBytes } from './bytes.ts';
 
@@ -35,9 +35,9 @@ const devices = values.devices.split(',') as ('wasm' | 'webgpu')[];
 type Lib = typeof import('../src/index.ts');
 
 const server = await startServer(await buildPages());
-const browser = await launch({ webgpu: true });
+const browser = await launchChromium({ webgpu: true });
 try {
-  const page = await (await browser.browser.newContext()).newPage();
+  const page = await (await browser.newContext()).newPage();
   await page.addInitScript('globalThis.__name ??= (fn) => fn;');
   await page.goto(`${server.origin}/test/harness/`);
   await page.waitForFunction(() => document.body.dataset.ready === 'true');
@@ -47,7 +47,7 @@ try {
     return { adapter: adapter?.info ? { vendor: adapter.info.vendor, architecture: adapter.info.architecture, description: adapter.info.description } : null, isolated: crossOriginIsolated };
   });
   const swiftshader = /swiftshader/i.test(`${env.adapter?.vendor} ${env.adapter?.architecture} ${env.adapter?.description}`);
-  const chrome = browser.browser.version();
+  const chrome = browser.version();
   console.log(`runtime-web decode benchmark: ${values.model} (precision ${values.precision}), headless Chromium ${chrome}`);
   console.log(`CPU: ${cpus()[0]?.model ?? '?'} x ${cpus().length}; wasm threads: 1 (page not cross-origin isolated)`);
   console.log(`WebGPU adapter: ${env.adapter ? `${env.adapter.vendor} / ${env.adapter.architecture}${swiftshader ? ' (SwiftShader: CPU emulation of a GPU)' : ''}` : 'none'}\n`);

@@ -5,12 +5,13 @@
  *   /ort/<file>             onnxruntime-web's .wasm / .mjs files, so `wasmPaths` is a same-origin absolute URL
  *
  * Used by the Vite plugin (dev server middleware, and copying into a production build) and
- * by the tests' static server.
+ * by the tests' static server (@vae/browser-harness, whose sendFile streams the files).
  */
-import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { dirname, extname, join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
+import { sendFile } from '@vae/browser-harness';
 import { isSafeRelativePath } from '@vae/models';
 import { releasedModelsDir } from '@vae/models/node';
 
@@ -22,20 +23,6 @@ export const ORT_DIST = dirname(require.resolve('onnxruntime-web/ort-wasm-simd-t
 export const ORT_RUNTIME_FILES = ['ort-wasm-simd-threaded.asyncify.wasm', 'ort-wasm-simd-threaded.asyncify.mjs'];
 export const MODELS_ROUTE = '/models/';
 export const ORT_ROUTE = '/ort/';
-
-export const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.onnx': 'application/octet-stream',
-  '.pb': 'application/octet-stream',
-  '.png': 'image/png',
-  '.svg': 'image/svg+xml',
-  '.map': 'application/json; charset=utf-8',
-};
 
 /** The file on disk for an /models/... or /ort/... URL path, or null. Never leaves those folders. */
 export function assetFile(urlPath: string): string | null {
@@ -55,18 +42,6 @@ export function assetFile(urlPath: string): string | null {
   const file = join(root, ...rest.split('/'));
   if (relative(root, file).startsWith('..') || !existsSync(file) || !statSync(file).isFile()) return null;
   return file;
-}
-
-/** Streams a file with its MIME type; `no-store` keeps the browser's HTTP cache out of cache tests. */
-export function sendFile(res: ServerResponse, file: string, headers: Record<string, string> = {}): void {
-  const size = statSync(file).size;
-  res.writeHead(200, {
-    'content-type': MIME[extname(file)] ?? 'application/octet-stream',
-    'content-length': String(size),
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  createReadStream(file).pipe(res);
 }
 
 /** Connect-style middleware serving /models/ and /ort/ (used by Vite's dev and preview servers). */

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { releasedModelDir } from '@vae/models/node';
 import { decodeImage, imagesToPng, rgbaToPixels } from '@vae/runtime-core';
-import { sendFile } from '../demo/assets.ts';
+import { sendFile } from '@vae/browser-harness';
 import { setup, type Fixture, type PageError } from './support/fixture.ts';
 
 type Lib = typeof import('../src/index.ts');

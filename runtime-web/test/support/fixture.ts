@@ -4,7 +4,7 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { buildPages } from './build.ts';
-import { launch, type Launched } from './browser.ts';
+import { launchChromium } from '@vae/browser-harness';
 import { startServer, type TestServer } from './server.ts';
 import { COUNT_GPU_SUBMITS } from './run-golden.ts';
 import type { RuntimeId } from '@vae/models';
@@ -21,19 +21,19 @@ export interface Fixture {
 export async function setup(options: { webgpu: boolean }): Promise<Fixture> {
   const dir = await buildPages();
   const server = await startServer(dir);
-  let launched: Launched;
+  let browser: Browser;
   try {
-    launched = await launch(options);
+    browser = await launchChromium(options);
   } catch (err) {
     await server.close();
     throw err;
   }
   return {
     server,
-    browser: launched.browser,
+    browser,
     origin: server.origin,
     async harness() {
-      const context = await launched.browser.newContext();
+      const context = await browser.newContext();
       await context.addInitScript(COUNT_GPU_SUBMITS);
       const page = await context.newPage();
       const errors: string[] = [];
@@ -46,7 +46,7 @@ export async function setup(options: { webgpu: boolean }): Promise<Fixture> {
       return { context, page, errors };
     },
     async close() {
-      await launched.close();
+      await browser.close().catch(() => undefined);
       await server.close();
     },
   };

@@ -8,7 +8,7 @@ export { verifyModelDirs, verifyModel, DEFAULT_REPORT_ROOT, TOOL, type VerifyOpt
 export { verifyCommand, parseRuntimeList } from './cli.js';
 export { compareArrays, concat, absDiff, minimumTolerance, to8bit, type ErrorMetrics, type MinimumTolerance } from './metrics.js';
 export { RUNTIME_IDS, RUNTIME_LABELS, RuntimeSet, isRuntimeId, cudaUnavailableReason, CUDA_INSTALL_HINT, type RuntimeId, type Runtime, type RuntimeSession, type StartResult } from './runtimes.js';
-export { BrowserHost, CHROMIUM_PATH, CHROMIUM_ARGS, type BrowserEp } from './browser.js';
+export { BrowserHost, type BrowserEp } from './browser.js';
 export { readGolden, type Feed, type GoldenSet } from './golden.js';
 export {
   exposeIntermediates, evaluate, evalNode, constantTensors, initializerValue, tensorTypes, topologicalNodes, loadModel, toValue,

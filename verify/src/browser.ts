@@ -13,23 +13,14 @@
  * compact. The WebGPU page counts GPUQueue.submit() calls, proof that work reached the GPU
  * device, and reports the adapter (SwiftShader, a CPU implementation, when there is no GPU).
  */
-import { createServer, type Server } from 'node:http';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { launchChromium, MIME, openPage, pageErrorLine, send, sendFile, serveStatic, type Route, type StaticServer } from '@vae/browser-harness';
 import type { Feed } from './golden.js';
 import type { RuntimeSession } from './runtimes.js';
 import { tensorBytes, tensorFromBytes, type DType, type Tensor } from './tensors.js';
-
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-/** Flags for headless Chromium: no network chatter, fresh profile (playwright's temporary user-data-dir). */
-export const CHROMIUM_ARGS = [
-  '--headless=new', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', '--enable-unsafe-webgpu',
-];
 
 export type BrowserEp = 'wasm' | 'webgpu';
 /** The pages: one per onnxruntime-web EP, and the standalone decoder's. */
@@ -38,8 +29,6 @@ export type BrowserPage = BrowserEp | 'standalone';
 const require = createRequire(import.meta.url);
 const ORT_DIST = dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
 const BUNDLE: Record<BrowserEp, string> = { wasm: 'ort.wasm.min.mjs', webgpu: 'ort.webgpu.min.mjs' };
-
-const MIME: Record<string, string> = { '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html; charset=utf-8' };
 
 /** The page script: window.parity.{info, open, run, release}. Runs in the browser. */
 function pageHtml(ep: BrowserEp): string {
@@ -184,71 +173,60 @@ export class BrowserHost {
   readonly requests: string[] = [];
   private nextModel = 1;
 
-  private constructor(private readonly server: Server, readonly origin: string, private readonly browser: Browser) {}
+  private constructor(private readonly server: StaticServer, private readonly browser: Browser) {}
 
-  /** Starts the server and launches Chromium (once; both pages share it). */
+  get origin(): string {
+    return this.server.origin;
+  }
+
+  /** Starts the server and launches Chromium (once; every page shares it). */
   static async start(): Promise<BrowserHost> {
-    if (!existsSync(CHROMIUM_PATH)) throw new Error(`${CHROMIUM_PATH} not found (apt-get install chromium)`);
     let host: BrowserHost | undefined;
-    const server = createServer((req, res) => {
-      const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
-      host?.requests.push(path);
-      const send = (status: number, type: string, body: string | Uint8Array) => {
-        res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
-        res.end(body);
-      };
-      const page = /^\/page\/(wasm|webgpu|standalone)\.html$/.exec(path);
-      if (page) return send(200, MIME['.html'], page[1] === 'standalone' ? standalonePageHtml() : pageHtml(page[1] as BrowserEp));
-      const file = /^\/files\/(\d+\/[\w.-]+)$/.exec(path);
-      if (file && host?.files.has(file[1])) return send(200, host.files.get(file[1])!.type, host.files.get(file[1])!.bytes);
-      const model = /^\/models\/(\d+)\.onnx$/.exec(path);
-      if (model && host?.models.has(model[1])) return send(200, 'application/octet-stream', host.models.get(model[1])!);
-      const ort = /^\/ort\/(ort[\w.-]*\.(?:mjs|wasm))$/.exec(path);
-      if (ort) {
-        const file = join(ORT_DIST, basename(ort[1]));
-        if (existsSync(file) && statSync(file).isFile()) {
-          res.writeHead(200, { 'content-type': MIME[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream', 'content-length': statSync(file).size });
-          createReadStream(file).pipe(res);
-          return;
-        }
-      }
-      send(404, 'text/plain', `not found: ${path}`);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', resolve);
-    });
-    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const server = await serveStatic({ routes: [(_req, res, path) => host?.answer(res, path) ?? false] });
     try {
-      const { chromium } = await import('playwright-core');
-      const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, timeout: 120_000 });
-      host = new BrowserHost(server, origin, browser);
+      host = new BrowserHost(server, await launchChromium({ webgpu: true }));
       return host;
     } catch (err) {
-      server.closeAllConnections();
-      server.close();
+      await server.close();
       throw err;
     }
+  }
+
+  /** The routes: the pages, the files and models registered in memory, onnxruntime-web's dist files. */
+  private answer(res: Parameters<Route>[1], path: string): boolean {
+    this.requests.push(path);
+    const page = /^\/page\/(wasm|webgpu|standalone)\.html$/.exec(path);
+    if (page) {
+      send(res, 200, MIME['.html'], page[1] === 'standalone' ? standalonePageHtml() : pageHtml(page[1] as BrowserEp));
+      return true;
+    }
+    const file = /^\/files\/(\d+\/[\w.-]+)$/.exec(path);
+    const held = file && this.files.get(file[1]);
+    if (held) {
+      send(res, 200, held.type, held.bytes);
+      return true;
+    }
+    const model = /^\/models\/(\d+)\.onnx$/.exec(path);
+    const bytes = model && this.models.get(model[1]);
+    if (bytes) {
+      send(res, 200, 'application/octet-stream', bytes);
+      return true;
+    }
+    const ort = /^\/ort\/(ort[\w.-]*\.(?:mjs|wasm))$/.exec(path);
+    const dist = ort && join(ORT_DIST, basename(ort[1]));
+    if (dist && existsSync(dist) && statSync(dist).isFile()) {
+      sendFile(res, dist);
+      return true;
+    }
+    return false;
   }
 
   private page(ep: BrowserPage): Promise<{ page: Page; errors: string[] }> {
     let p = this.pages.get(ep);
     if (!p) {
-      p = (async () => {
-        const context = await this.browser.newContext();
-        const page = await context.newPage();
-        const errors: string[] = [];
-        page.on('pageerror', (e) => errors.push(e.message));
-        page.on('console', (m) => {
-          if (process.env.VAE_TEST_DEBUG) console.error(`[chromium ${ep} ${m.type()}] ${m.text()}`);
-          if (m.type() === 'error') errors.push(m.text());
-        });
-        await page.goto(`${this.origin}/page/${ep}.html`);
-        await page.waitForFunction("document.body?.dataset.ready === 'true'", undefined, { timeout: 120_000 }).catch((err: Error) => {
-          throw new Error(`the ${ep} page did not load: ${errors.join('; ') || err.message}`);
-        });
-        return { page, errors };
-      })();
+      p = openPage(this.browser, `${this.origin}/page/${ep}.html`, { ready: "document.body?.dataset.ready === 'true'" }).catch((err: Error) => {
+        throw new Error(`the ${ep} page did not load: ${err.message}`);
+      });
       this.pages.set(ep, p);
     }
     return p;
@@ -284,7 +262,7 @@ export class BrowserHost {
     try {
       opened = await page.evaluate((a) => (globalThis as unknown as StandaloneWindow).standalone.open(a.m, a.w, a.p), { m: `${base}decoder.mjs`, w: `${base}${weightsFile}`, p: precision });
     } catch (err) {
-      throw new Error(`${label}: loading the standalone decoder failed: ${firstLine(err)}${errors.length ? ` (${errors.at(-1)})` : ''}`);
+      throw new Error(`${label}: loading the standalone decoder failed: ${pageErrorLine(err)}${errors.length ? ` (${errors.at(-1)})` : ''}`);
     } finally {
       this.files.delete(`${key}/decoder.mjs`);
       this.files.delete(`${key}/${weightsFile}`);
@@ -313,7 +291,7 @@ export class BrowserHost {
       id = await page.evaluate((u) => (globalThis as unknown as ParityWindow).parity.open(u), url);
     } catch (err) {
       this.models.delete(key);
-      throw new Error(`${label}: creating a session on ${ep} failed: ${firstLine(err)}${errors.length ? ` (${errors.at(-1)})` : ''}`);
+      throw new Error(`${label}: creating a session on ${ep} failed: ${pageErrorLine(err)}${errors.length ? ` (${errors.at(-1)})` : ''}`);
     }
     const models = this.models;
     return {
@@ -342,11 +320,7 @@ export class BrowserHost {
 
   async close(): Promise<void> {
     await this.browser.close().catch(() => undefined);
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.server.close();
   }
 }
 
-function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).replace(/^page\.evaluate: /, '').split('\n')[0];
-}

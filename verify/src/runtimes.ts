@@ -19,7 +19,8 @@ import { dirname, join } from 'node:path';
 import { DataType, decodeModel, encodeModel, type ModelProto } from '@vae/models/onnx';
 import type { Feed } from './golden.js';
 import { fromOrtTensor, ortData, type Tensor } from './tensors.js';
-import { BrowserHost, CHROMIUM_PATH, type BrowserEp } from './browser.js';
+import { chromiumMissing } from '@vae/browser-harness';
+import { BrowserHost, type BrowserEp } from './browser.js';
 
 import { RUNTIME_IDS, type RuntimeId } from '@vae/models';
 import { webAssembly } from '@vae/models/wasm';
@@ -195,7 +196,8 @@ class BrowserRuntime implements Runtime {
   }
 
   async start(): Promise<StartResult> {
-    if (!existsSync(CHROMIUM_PATH)) return { ok: false, reason: `${CHROMIUM_PATH} not found (apt-get install chromium)` };
+    const missing = chromiumMissing();
+    if (missing) return { ok: false, reason: missing };
     try {
       const host = await this.host();
       return { ok: true, description: await host.describe(this.ep) };
@@ -232,7 +234,8 @@ class StandaloneRuntime implements Runtime {
       const simd = webAssembly().validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
       return { ok: true, description: `standalone decoder.mjs (${simd ? 'WebAssembly SIMD kernel' : 'JavaScript kernel'}), Node ${process.version}` };
     }
-    if (!existsSync(CHROMIUM_PATH)) return { ok: false, reason: `${CHROMIUM_PATH} not found (apt-get install chromium)` };
+    const missing = chromiumMissing();
+    if (missing) return { ok: false, reason: missing };
     try {
       return { ok: true, description: await (await this.host()).describeStandalone() };
     } catch (err) {

@@ -12,7 +12,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { CHROMIUM_PATH } from '../src/browser.js';
+import { CHROMIUM_PATH } from '@vae/browser-harness';
 import { verifyOnnx, type OnnxVerifyOptions } from '../src/onnx-verify.js';
 import { ONNX_REPORT_JSON, type OnnxParityReport } from '../src/onnx-report.js';
 import { RuntimeSet, RUNTIME_IDS } from '../src/runtimes.js';

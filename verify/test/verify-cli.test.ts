@@ -12,7 +12,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { CHROMIUM_PATH } from '../src/browser.js';
+import { CHROMIUM_PATH } from '@vae/browser-harness';
 import { colormap, heatmapLayout } from '../src/heatmap.js';
 import type { ParityReport } from '../src/report.js';
 import { IN_CI, RELEASED, perturbModelDir, runCli } from './helpers.js';
