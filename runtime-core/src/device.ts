@@ -47,7 +47,7 @@ export interface DeviceAttempt<D extends string = string> {
   reason?: string;
 }
 
-/** A validated request whose first candidate was probed (`planDevice`); `openDevice` takes it from there. */
+/** A validated request whose first candidate was probed (`planDevice`); `openDevice` takes it from there (once: it consumes `pending`). */
 export interface DevicePlan<D extends string, P, O, S> {
   readonly request: 'auto' | D;
   /** The candidates not tried yet, in order; the first one's probe said available (when it has one). */
@@ -115,6 +115,7 @@ async function probeNext<D extends string, P, O, S>(plan: DevicePlan<D, P, O, S>
  */
 export async function openDevice<D extends string, P, O, S>(plan: DevicePlan<D, P, O, S>, openContext: O): Promise<DeviceResolution<D, S>> {
   const { request, attempts } = plan;
+  let lastError: unknown;
   while (plan.pending.length > 0) {
     const entry = plan.pending.shift()!;
     try {
@@ -128,10 +129,12 @@ export async function openDevice<D extends string, P, O, S>(plan: DevicePlan<D, 
         throw deviceError('session', `Could not create the ONNX Runtime sessions on ${entry.name}: ${reason}`, entry, err);
       }
       attempts.push({ device: entry.name, ok: false, stage: 'open', reason });
+      lastError = err;
       await probeNext(plan);
     }
   }
-  throw new VaeError('session', `No device could run the model (${attempts.map(describeAttempt).join('; ') || `${request}: no candidates`})`);
+  const tried = attempts.map(describeAttempt).join('; ') || `${request}: no candidates`;
+  throw new VaeError('session', `No device could run the model (${tried})`, lastError === undefined ? {} : { cause: lastError });
 }
 
 /** `planDevice` then `openDevice`, for a backend that can probe and open at the same point. */

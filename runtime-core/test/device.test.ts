@@ -116,9 +116,11 @@ describe('resolveDevice', () => {
   });
 
   test('auto with every device failing is a session error listing each attempt', async () => {
-    const { table } = backend({ probes: { gpu: { available: false } }, fails: { npu: 'lost', cpu: new Error('out of memory') } });
+    const oom = new Error('out of memory');
+    const { table } = backend({ probes: { gpu: { available: false } }, fails: { npu: 'lost', cpu: oom } });
     await rejectsWith(resolveDevice(table, 'auto', 'p', 'o'), 'session',
       /^No device could run the model \(gpu skipped: its probe gave no reason; npu failed: lost; cpu failed: out of memory\)$/);
+    await assert.rejects(resolveDevice(table, 'auto', 'p', 'o'), (err: Error) => err.cause === oom);
   });
 });
 
