@@ -5,10 +5,14 @@
  * the same `loadVae`; everything a user calls after that is the `Vae` class here.
  */
 export {
-  Vae, PRECISIONS, DECODER_GRAPHS, DEFAULT_MAX_BATCH, commonLoadOptions, checkDevice, decoderGraphKey,
+  Vae, PRECISIONS, DECODER_GRAPHS, DEFAULT_MAX_BATCH, commonLoadOptions, decoderGraphKey,
   type Precision, type LoadProgress, type CommonLoadOptions, type OutputRequest, type VaeBackend, type VaeInfo,
   type ImageInput, type ImagesInput, type Endpoint, type Encoding,
 } from './vae.js';
+export {
+  planDevice, openDevice, resolveDevice, deviceNote, deviceChoices, checkDevice,
+  type DeviceProbe, type DeviceEntry, type DeviceTable, type DeviceAttempt, type DevicePlan, type DeviceResolution,
+} from './device.js';
 export { VaeError, asVaeError, messageOf, inputError, type VaeErrorCode, type VaeErrorDetails } from './errors.js';
 export {
   rgbaToPixels, preprocessOptions, needsInvert, toGray, centerDigit, resizeArea, isRgbaImage, checkRgbaImage,

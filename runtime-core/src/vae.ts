@@ -128,13 +128,6 @@ export function commonLoadOptions(options: CommonLoadOptions): { precision: Prec
   return { precision, maxBatch };
 }
 
-/** A device option checked against the runtime's choices. */
-export function checkDevice<T extends string>(device: T | undefined, choices: readonly T[]): T {
-  const d = device ?? ('auto' as T);
-  if (!choices.includes(d)) throw inputError(`device: "${String(d)}" is not one of ${choices.map((c) => `"${c}"`).join(', ')}`);
-  return d;
-}
-
 /** The manifest's decoder graph for a precision, or a VaeError naming the precisions this model has. */
 export function decoderGraphKey(manifest: Manifest, precision: Precision, source: string): string {
   const key = DECODER_GRAPHS[precision];

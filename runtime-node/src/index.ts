@@ -9,8 +9,8 @@
  */
 export { loadVae, checkSession, type LoadOptions } from './vae.js';
 export {
-  selectDevice, detectCuda, cudaUnavailable, DEVICE_CHOICES, CUDA_INSTALL_HINT,
-  type DeviceChoice, type Device, type DeviceSelection, type CudaProbe, type CudaDetector,
+  NODE_DEVICES, detectCuda, DEVICE_CHOICES, CUDA_INSTALL_HINT,
+  type DeviceChoice, type Device, type CudaProbe, type CudaDetector,
 } from './providers.js';
 export { writePng } from './png.js';
 export {

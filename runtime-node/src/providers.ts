@@ -1,20 +1,15 @@
 /**
- * Device selection (onnxruntime's execution provider): `auto` tries CUDA and falls back to
- * the CPU (and says so), `cuda` without a working CUDA provider is a VaeError
- * 'device-unavailable' that says how to install it, `cpu` is the CPU. Detection is injectable
- * so the decision logic is unit-tested without a GPU.
+ * onnxruntime-node's devices (execution providers) as a table for @vae/runtime-core's resolver,
+ * which makes every decision: `auto` tries CUDA and falls back to the CPU (and says so), `cuda`
+ * without a working CUDA provider is a VaeError 'device-unavailable' that says how to install
+ * it, `cpu` is the CPU. This file supplies only what is Node's: the CUDA probe (injectable, so
+ * the decisions are tested without a GPU) and opening the two sessions on a device.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { checkDevice, VaeError } from '@vae/runtime-core';
-
-/** What `loadVae`'s `device` option takes. */
-export type DeviceChoice = 'auto' | 'cuda' | 'cpu';
-/** The device that runs (`vae.device`). */
-export type Device = 'cuda' | 'cpu';
-export const DEVICE_CHOICES: readonly DeviceChoice[] = ['auto', 'cuda', 'cpu'];
+import { deviceChoices, messageOf, VaeError, type DeviceProbe, type DeviceTable } from '@vae/runtime-core';
 
 /** How to get the CUDA provider (onnxruntime-node's postinstall downloads it when asked to). */
 export const CUDA_INSTALL_HINT =
@@ -23,43 +18,78 @@ export const CUDA_INSTALL_HINT =
   'on a machine with an NVIDIA GPU, its driver and CUDA 12 + cuDNN 9';
 
 /** What a CUDA probe found. `reason` says why CUDA cannot be used. */
-export interface CudaProbe {
-  available: boolean;
-  reason?: string;
-}
+export type CudaProbe = DeviceProbe;
 
 /** Finds out whether onnxruntime-node can run on CUDA here. */
 export type CudaDetector = () => Promise<CudaProbe> | CudaProbe;
 
-export interface DeviceSelection {
-  device: Device;
-  /** One line for the user (`vae.deviceNote`): what runs and, for a fallback, why. */
-  note: string;
+/** What the probes get: `loadVae`'s replacement detector, if any. */
+export interface ProbeContext {
+  detectCuda?: CudaDetector;
+}
+
+/** What an open gets: the two graphs' bytes and the session settings of `loadVae`'s options. */
+export interface OpenContext {
+  graphs: { encoder: Uint8Array; decoder: Uint8Array };
+  threads?: number;
+  sessionOptions?: ort.InferenceSession.SessionOptions;
+  /** Names the model in the error of a graph onnxruntime cannot load. */
+  manifestPath: string;
+}
+
+export interface Sessions {
+  encoder: ort.InferenceSession;
+  decoder: ort.InferenceSession;
 }
 
 /**
- * Decides which device to use. Pure apart from the injected detector (and the TF32 switch):
- * auto + CUDA available -> cuda; auto + unavailable -> cpu with the reason;
- * cuda + unavailable -> VaeError 'device-unavailable' with the install command; cpu -> cpu (no probe).
- * An unknown choice is a VaeError 'input' naming the valid ones.
+ * The devices, in the order 'auto' tries them. A device is one entry: its name (the `device`
+ * option's value), a probe when it may be missing, and an open.
  */
-export async function selectDevice(choice: DeviceChoice = 'auto', detect: CudaDetector = detectCuda): Promise<DeviceSelection> {
-  checkDevice(choice, DEVICE_CHOICES);
-  if (choice === 'cpu') return { device: 'cpu', note: 'device: cpu (requested)' };
+export const NODE_DEVICES = [
+  { name: 'cuda', probe: probeCuda, open: (c) => openSessions(c, 'cuda'), hint: `To use it, ${CUDA_INSTALL_HINT}; or choose cpu (--device cpu) or auto` },
+  // The CPU is always there: a failure is the model's (a graph onnxruntime cannot load).
+  { name: 'cpu', open: (c) => openSessions(c, 'cpu').catch((err: unknown) => { throw sessionError(err, c.manifestPath); }) },
+] as const satisfies DeviceTable<string, ProbeContext, OpenContext, Sessions>;
+
+/** The device that runs (`vae.device`). */
+export type Device = (typeof NODE_DEVICES)[number]['name'];
+/** What `loadVae`'s `device` option takes. */
+export type DeviceChoice = 'auto' | Device;
+export const DEVICE_CHOICES: readonly DeviceChoice[] = deviceChoices(NODE_DEVICES);
+
+/** The CUDA entry's probe: the detector (default `detectCuda`), with TF32 off unless the user chose. */
+async function probeCuda(context: ProbeContext): Promise<CudaProbe> {
   // cuBLAS / cuDNN read this when they load: no TF32 tensor-core math (10-bit mantissas) in the
   // float32 graphs, so CUDA stays within the fp32 GPU tolerances of @vae/models. Set it to 1
   // before loading to allow TF32.
   process.env.NVIDIA_TF32_OVERRIDE ??= '0';
-  const probe = await detect();
-  if (probe.available) return { device: 'cuda', note: `device: cuda${choice === 'auto' ? ' (auto)' : ' (requested)'}` };
-  const reason = probe.reason ?? 'the CUDA provider is not available';
-  if (choice === 'cuda') throw cudaUnavailable(reason);
-  return { device: 'cpu', note: `device: cpu (auto: CUDA unavailable: ${reason})` };
+  const probe = await (context.detectCuda ?? detectCuda)();
+  return probe.available ? probe : { available: false, reason: probe.reason ?? 'the CUDA provider is not available' };
 }
 
-/** The error for `cuda` asked for but not usable: VaeError 'device-unavailable' with the install hint. */
-export function cudaUnavailable(reason: string): VaeError {
-  return new VaeError('device-unavailable', `device "cuda" is not available: ${reason}. To use it, ${CUDA_INSTALL_HINT}; or choose cpu (--device cpu) or auto`);
+/** The encoder and decoder sessions on `device` (a GPU provider keeps the CPU for the operators it lacks). */
+async function openSessions(c: OpenContext, device: string): Promise<Sessions> {
+  const options: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    interOpNumThreads: 1,
+    ...(c.threads ? { intraOpNumThreads: c.threads } : {}),
+    ...c.sessionOptions,
+    // The device is chosen by the resolver, never by sessionOptions.
+    executionProviders: device === 'cpu' ? ['cpu'] : [device, 'cpu'],
+  };
+  const encoder = await ort.InferenceSession.create(c.graphs.encoder, options);
+  try {
+    return { encoder, decoder: await ort.InferenceSession.create(c.graphs.decoder, options) };
+  } catch (err) {
+    await encoder.release();
+    throw err;
+  }
+}
+
+function sessionError(err: unknown, manifestPath: string): VaeError {
+  return new VaeError('session', `${manifestPath}: onnxruntime cannot load a graph of this model: ${messageOf(err)}`, { file: manifestPath, cause: err });
 }
 
 /** onnxruntime-node's native folder (where the CUDA provider libraries go when installed). */

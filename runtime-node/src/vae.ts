@@ -12,10 +12,10 @@ import {
 } from '@vae/models';
 import { loadModelDir, releasedModelDir, type LoadedModel } from '@vae/models/node';
 import {
-  Vae, VaeError, asVaeError, checkDevice, commonLoadOptions, decoderGraphKey, fetchImageBytes, inputError, messageOf,
+  Vae, VaeError, asVaeError, commonLoadOptions, decoderGraphKey, fetchImageBytes, inputError, messageOf, openDevice, planDevice,
   type CommonLoadOptions, type OutputRequest, type RgbaImage, type VaeBackend,
 } from '@vae/runtime-core';
-import { cudaUnavailable, DEVICE_CHOICES, selectDevice, type CudaDetector, type Device, type DeviceChoice } from './providers.js';
+import { NODE_DEVICES, type CudaDetector, type DeviceChoice } from './providers.js';
 
 export interface LoadOptions extends CommonLoadOptions {
   /** 'auto' (default): CUDA when it works, else the CPU (`vae.deviceNote` says why); 'cuda': CUDA or an error; 'cpu'. */
@@ -38,10 +38,11 @@ type Session = ort.InferenceSession;
  */
 export async function loadVae(dir?: string, options: LoadOptions = {}): Promise<Vae> {
   const { precision, maxBatch } = commonLoadOptions(options);
-  const device = checkDevice(options.device, DEVICE_CHOICES);
   if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 0)) {
     throw inputError(`threads: expected a non-negative integer (0 = onnxruntime's default), got ${String(options.threads)}`);
   }
+  // The device option is checked and probed before the model is read: `cuda` without CUDA fails first.
+  const plan = await planDevice(NODE_DEVICES, options.device, options);
   let model: LoadedModel;
   try {
     model = await loadModelDir(dir ?? releasedModelDir());
@@ -69,18 +70,8 @@ export async function loadVae(dir?: string, options: LoadOptions = {}): Promise<
   }
   const graphs = { encoder: bytes[0], decoder: bytes[1] };
 
-  let selection = await selectDevice(device, options.detectCuda);
-  let sessions: { encoder: Session; decoder: Session };
-  try {
-    sessions = await openSessions(graphs, selection.device, options);
-  } catch (err) {
-    if (selection.device !== 'cuda') throw sessionError(err, manifestPath);
-    // CUDA was detected but a real session did not open on it.
-    const reason = `a session on CUDA failed to open: ${messageOf(err).split('\n')[0]}`;
-    if (device === 'cuda') throw cudaUnavailable(reason);
-    selection = { device: 'cpu', note: `device: cpu (auto: CUDA unavailable: ${reason})` };
-    sessions = await openSessions(graphs, 'cpu', options).catch((e: unknown) => { throw sessionError(e, manifestPath); });
-  }
+  const selection = await openDevice(plan, { graphs, threads: options.threads, sessionOptions: options.sessionOptions, manifestPath });
+  const sessions = selection.value;
   try {
     checkSession(sessions.encoder, model.manifest.graphs.encoder, manifestPath);
     checkSession(sessions.decoder, model.manifest.graphs[decoderKey], manifestPath);
@@ -176,29 +167,6 @@ async function verifiedBytes(graph: ManifestGraph & { path: string }, manifest: 
     throw new VaeError('checksum', `${graph.path}: SHA-256 mismatch: ${manifestPath} says ${entry?.sha256 ?? 'nothing'}, the file has ${actual}`, { file: graph.path });
   }
   return bytes;
-}
-
-async function openSessions(graphs: { encoder: Uint8Array; decoder: Uint8Array }, device: Device, o: LoadOptions) {
-  const options: ort.InferenceSession.SessionOptions = {
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    interOpNumThreads: 1,
-    ...(o.threads ? { intraOpNumThreads: o.threads } : {}),
-    ...o.sessionOptions,
-    // The device is chosen by selectDevice, never by sessionOptions.
-    executionProviders: device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
-  };
-  const encoder = await ort.InferenceSession.create(graphs.encoder, options);
-  try {
-    return { encoder, decoder: await ort.InferenceSession.create(graphs.decoder, options) };
-  } catch (err) {
-    await encoder.release();
-    throw err;
-  }
-}
-
-function sessionError(err: unknown, manifestPath: string): VaeError {
-  return new VaeError('session', `${manifestPath}: onnxruntime cannot load a graph of this model: ${messageOf(err)}`, { file: manifestPath, cause: err });
 }
 
 /** Names and shapes of a session's inputs or outputs, as "name[N,784]" (dynamic dimensions as their names). */

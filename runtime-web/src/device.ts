@@ -1,22 +1,49 @@
 /**
- * Execution-provider selection, one provider at a time.
+ * onnxruntime-web's devices as a table for @vae/runtime-core's resolver, which makes every
+ * decision (the order 'auto' tries, the fallback, the errors, `vae.deviceNote`).
  *
  * onnxruntime-web accepts a list (`executionProviders: ['webgpu', 'wasm']`) and falls back
- * silently, so the caller never learns which one runs. Here each candidate device gets its
- * own attempt with a single provider; the first that opens is the one reported, and the
- * reasons the others were skipped are kept.
- *
- * Everything the selection touches (the WebGPU probe, the session factory) is passed in,
- * so it is unit-testable without a browser.
+ * silently, so the caller never learns which one runs. Here each device is its own attempt
+ * with a single provider: an entry's open asks the loader's session factory for that one
+ * provider. The WebGPU probe and the factory are passed in, so the table is unit-testable
+ * without a browser.
  */
-import { checkDevice, messageOf, VaeError } from '@vae/runtime-core';
+import type { InferenceSession } from 'onnxruntime-web';
+import { deviceChoices, messageOf, type DeviceTable } from '@vae/runtime-core';
+
+/** The sessions one device runs (the encoder is absent when loadVae was told `encoder: false`). */
+export interface WebSessions {
+  decoder: InferenceSession;
+  encoder: InferenceSession | null;
+}
+
+/** What an entry's open gets: creates the sessions with this one execution provider (loader.ts). */
+export type SessionFactory = (executionProvider: string) => Promise<WebSessions>;
+
+/** What the probes get: `loadVae`'s replacement WebGPU check, if any. */
+export interface ProbeContext {
+  probeWebGpu?: () => Promise<WebGpuProbe>;
+}
+
+/**
+ * The devices of the WebGPU build, in the order 'auto' tries them. A device is one entry: its
+ * name (the `device` option's value and the execution provider), a probe when it may be
+ * missing, and an open.
+ */
+export const WEB_DEVICES = [
+  { name: 'webgpu', probe: (c) => (c.probeWebGpu ?? probeWebGpu)(), open: (create) => create('webgpu'), hint: 'Use device: "auto" to fall back to wasm.' },
+  { name: 'wasm', open: (create) => create('wasm') },
+] as const satisfies DeviceTable<string, ProbeContext, SessionFactory, WebSessions>;
 
 /** A device that runs the graphs. */
-export type Device = 'webgpu' | 'wasm';
+export type Device = (typeof WEB_DEVICES)[number]['name'];
 /** What the caller asks for: a device, or `auto` (WebGPU when an adapter exists, else wasm). */
 export type DeviceRequest = 'auto' | Device;
 
-export const DEVICE_REQUESTS: readonly DeviceRequest[] = ['auto', 'webgpu', 'wasm'];
+export const DEVICE_REQUESTS: readonly DeviceRequest[] = deviceChoices(WEB_DEVICES);
+
+/** The wasm-only build's table (@vae/runtime-web/wasm): no WebGPU to probe. */
+export const WASM_DEVICES: DeviceTable<Device, ProbeContext, SessionFactory, WebSessions> = WEB_DEVICES.filter((e) => e.name === 'wasm');
 
 export type WebGpuProbe = { available: true; adapter: unknown } | { available: false; reason: string };
 
@@ -44,77 +71,3 @@ export async function probeWebGpu(nav: unknown = (globalThis as { navigator?: un
   }
 }
 
-/** The error of device: 'webgpu' without a usable adapter. */
-export function webGpuUnavailable(reason: string): VaeError {
-  return new VaeError('device-unavailable', `WebGPU was requested (device: "webgpu") but is unavailable: ${reason}. Use device: "auto" to fall back to wasm.`);
-}
-
-/** One line for `vae.deviceNote`: the device that runs, what was asked for, and why any other was skipped. */
-export function describeSelection(request: DeviceRequest, device: Device, attempts: readonly DeviceAttempt[]): string {
-  const skipped = attempts.filter((a) => !a.ok).map((a) => `${a.device} skipped: ${a.reason}`);
-  if (request !== 'auto') return `${device}, as requested`;
-  return `${device} (auto${skipped.length ? `; ${skipped.join('; ')}` : device === 'webgpu' ? ': a WebGPU adapter is available' : ''})`;
-}
-
-/** One try on one device. */
-export interface DeviceAttempt {
-  device: Device;
-  ok: boolean;
-  /** Why this device was skipped or failed (absent when ok). */
-  reason?: string;
-}
-
-export interface DeviceSelection<T> {
-  /** The device whose sessions were created, i.e. the one that runs. */
-  device: Device;
-  /** What `open(device)` returned. */
-  value: T;
-  /** Every device tried, in order, with the reasons of the failures. */
-  attempts: DeviceAttempt[];
-}
-
-export interface SelectDeviceOptions<T> {
-  /** Creates everything needed on one device (it must clean up after itself when it throws). */
-  open: (device: Device) => Promise<T>;
-  /** WebGPU availability check (default `probeWebGpu()`). */
-  probe?: () => Promise<WebGpuProbe>;
-}
-
-/**
- * Opens on the requested device. `wasm` and `webgpu` get exactly that device or a VaeError
- * (`device-unavailable` when there is no adapter, `session` when creating the sessions
- * failed). `auto` tries WebGPU when an adapter exists, then wasm.
- */
-export async function selectDevice<T>(request: DeviceRequest, options: SelectDeviceOptions<T>): Promise<DeviceSelection<T>> {
-  checkDevice(request, DEVICE_REQUESTS);
-  const probe = options.probe ?? (() => probeWebGpu());
-  const attempts: DeviceAttempt[] = [];
-  const candidates: Device[] = [];
-
-  if (request === 'webgpu' || request === 'auto') {
-    const gpu = await probe();
-    if (gpu.available) {
-      candidates.push('webgpu');
-    } else if (request === 'webgpu') {
-      throw webGpuUnavailable(gpu.reason);
-    } else {
-      attempts.push({ device: 'webgpu', ok: false, reason: gpu.reason });
-    }
-  }
-  if (request === 'wasm' || request === 'auto') candidates.push('wasm');
-
-  for (const device of candidates) {
-    try {
-      const value = await options.open(device);
-      attempts.push({ device, ok: true });
-      return { device, value, attempts };
-    } catch (err) {
-      attempts.push({ device, ok: false, reason: messageOf(err) });
-      if (request !== 'auto') {
-        throw new VaeError('session', `Could not create the ONNX Runtime sessions on ${device}: ${messageOf(err)}`, { cause: err });
-      }
-    }
-  }
-  const tried = attempts.map((a) => `${a.device}: ${a.reason}`).join('; ');
-  throw new VaeError('session', `No device could run the model (${tried})`);
-}

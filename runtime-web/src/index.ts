@@ -5,11 +5,11 @@
  * `@vae/runtime-web/wasm` instead. See README.md.
  */
 import * as ort from 'onnxruntime-web/webgpu';
-import { DEVICE_REQUESTS } from './device.js';
+import { WEB_DEVICES } from './device.js';
 import { webLoader } from './loader.js';
 
 /** Loads a model directory by URL; device 'auto' (WebGPU when it works, else wasm), 'webgpu' or 'wasm'. */
-export const loadVae = webLoader(ort, DEVICE_REQUESTS);
+export const loadVae = webLoader(ort, WEB_DEVICES);
 /** The onnxruntime-web build this entry runs on (WebGPU and wasm execution providers). */
 export { ort };
 export * from './exports.js';

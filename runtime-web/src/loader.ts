@@ -9,11 +9,11 @@
 import type * as OrtModule from 'onnxruntime-web';
 import { DECODER_INPUT, ENCODER_INPUT, type ManifestFile } from '@vae/models';
 import {
-  Vae, VaeError, checkDevice, commonLoadOptions, decoderGraphKey, fetchImageBytes, messageOf,
-  type CommonLoadOptions, type OutputRequest, type VaeBackend,
+  Vae, VaeError, commonLoadOptions, decoderGraphKey, fetchImageBytes, messageOf, openDevice, planDevice,
+  type CommonLoadOptions, type DeviceTable, type OutputRequest, type VaeBackend,
 } from '@vae/runtime-core';
 import { fetchManifest, loadModelFiles, directoryUrl } from './fetch.js';
-import { describeSelection, probeWebGpu, selectDevice, webGpuUnavailable, type Device, type DeviceRequest, type WebGpuProbe } from './device.js';
+import type { Device, DeviceRequest, ProbeContext, SessionFactory, WebGpuProbe, WebSessions } from './device.js';
 
 /** An onnxruntime-web build: `onnxruntime-web/webgpu` (WebGPU and wasm) or `onnxruntime-web/wasm` (wasm only). */
 export type Ort = typeof OrtModule;
@@ -49,11 +49,9 @@ export interface LoadOptions extends CommonLoadOptions {
 }
 
 type Session = OrtModule.InferenceSession;
-
-interface Sessions {
-  decoder: Session;
-  encoder: Session | null;
-}
+type Sessions = WebSessions;
+/** A build's devices (device.ts: WEB_DEVICES or WASM_DEVICES). */
+type WebDevices = DeviceTable<Device, ProbeContext, SessionFactory, Sessions>;
 
 async function release(...sessions: (Session | null | undefined)[]): Promise<void> {
   await Promise.all(sessions.map((s) => s?.release().catch(() => undefined)));
@@ -77,11 +75,11 @@ function serialQueue(): <T>(fn: () => Promise<T>) => Promise<T> {
 const isBlob = (v: unknown): v is Blob => typeof Blob !== 'undefined' && v instanceof Blob;
 
 /**
- * A `loadVae` on one onnxruntime-web build, offering `devices` ('auto' first). The page or
+ * A `loadVae` on one onnxruntime-web build, offering the devices of its table. The page or
  * worker's onnxruntime-web calls of all its Vaes go through one queue, and its wasm settings
  * (wasmPaths, numThreads) are taken from the first loadVae call (onnxruntime-web initialises once).
  */
-export function webLoader(ort: Ort, devices: readonly DeviceRequest[]): (model: string | URL, options?: LoadOptions) => Promise<Vae> {
+export function webLoader(ort: Ort, devices: WebDevices): (model: string | URL, options?: LoadOptions) => Promise<Vae> {
   const exclusive = serialQueue();
   let configured = false;
   const configure = (options: LoadOptions) => {
@@ -90,15 +88,14 @@ export function webLoader(ort: Ort, devices: readonly DeviceRequest[]): (model: 
     if (options.numThreads !== undefined) ort.env.wasm.numThreads = options.numThreads;
     configured = true;
   };
-  const build: OrtBuild = { ort, devices, webgpu: devices.includes('webgpu'), exclusive, configure };
+  const build: OrtBuild = { ort, devices, exclusive, configure };
   return (model, options = {}) => loadWith(build, model, options);
 }
 
 /** One onnxruntime-web build and the state its Vaes share. */
 interface OrtBuild {
   ort: Ort;
-  devices: readonly DeviceRequest[];
-  webgpu: boolean;
+  devices: WebDevices;
   exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
   configure: (options: LoadOptions) => void;
 }
@@ -110,9 +107,10 @@ interface OrtBuild {
  * manifest, the device ('device-unavailable' / 'session') or an option ('input').
  */
 async function loadWith(build: OrtBuild, model: string | URL, options: LoadOptions): Promise<Vae> {
-  const { ort, devices, webgpu, exclusive, configure } = build;
+  const { ort, devices, exclusive, configure } = build;
   const { precision, maxBatch } = commonLoadOptions(options);
-  const request = checkDevice(options.device, devices);
+  // The device is checked and WebGPU probed up front: device 'webgpu' without an adapter fails before any download.
+  const plan = await planDevice(devices, options.device, options);
   if (model === undefined || model === null || (typeof model !== 'string' && !(model instanceof URL))) {
     throw new VaeError('input', `model: expected the URL of a model directory (a string or URL), got ${String(model)}`);
   }
@@ -124,10 +122,6 @@ async function loadWith(build: OrtBuild, model: string | URL, options: LoadOptio
   }
   const withEncoder = options.encoder ?? true;
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-
-  // Probe WebGPU once, up front: device 'webgpu' without an adapter fails before any download.
-  const probe = request === 'wasm' || !webgpu ? null : await (options.probeWebGpu ?? probeWebGpu)();
-  if (probe && !probe.available && request === 'webgpu') throw webGpuUnavailable(probe.reason);
 
   const manifest = await fetchManifest(dir, { fetch: fetchImpl, signal: options.signal });
   const decoderGraph = manifest.graphs[decoderGraphKey(manifest, precision, dir.href)];
@@ -146,8 +140,8 @@ async function loadWith(build: OrtBuild, model: string | URL, options: LoadOptio
   configure(options);
   const { latentSize: n, inputSize } = manifest.model;
 
-  const open = async (device: Device): Promise<Sessions> => {
-    const sessionOptions: OrtModule.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: 'all' };
+  const open = async (executionProvider: string): Promise<Sessions> => {
+    const sessionOptions: OrtModule.InferenceSession.SessionOptions = { executionProviders: [executionProvider], graphOptimizationLevel: 'all' };
     let decoder: Session | undefined;
     let encoder: Session | null = null;
     try {
@@ -163,10 +157,7 @@ async function loadWith(build: OrtBuild, model: string | URL, options: LoadOptio
       throw err;
     }
   };
-  const selection = await selectDevice(request, {
-    open: (device) => exclusive(() => open(device)),
-    probe: async () => probe ?? { available: false, reason: webgpu ? 'not probed' : 'this is the wasm-only build (@vae/runtime-web/wasm)' },
-  });
+  const selection = await openDevice(plan, (executionProvider) => exclusive(() => open(executionProvider)));
   const { decoder, encoder } = selection.value;
   const device = selection.device;
 
@@ -175,7 +166,7 @@ async function loadWith(build: OrtBuild, model: string | URL, options: LoadOptio
     model: dir.href,
     manifest,
     device,
-    deviceNote: describeSelection(request, device, selection.attempts),
+    deviceNote: selection.note,
     precision,
     maxBatch,
   });

@@ -1,5 +1,5 @@
 /**
- * Node-only unit tests: device selection (injected probe and session factory) and its note,
+ * Node-only unit tests: the device tables on the core's resolver (injected probe and session factory) and the note,
  * loadVae's option checks (before any download), file loading (fake fetch and Cache API),
  * toImageData, the core's image preprocessing as re-exported here, and seeded sampling.
  */
@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { releasedModelDir } from '@vae/models/node';
 import { parseManifestText, sha256Hex } from '@vae/models';
-import { centerDigit, resizeArea, toGray } from '@vae/runtime-core';
-import { describeSelection, probeWebGpu, selectDevice, type Device } from '../src/device.ts';
+import { centerDigit, deviceChoices, resolveDevice, resizeArea, toGray } from '@vae/runtime-core';
+import { DEVICE_REQUESTS, WASM_DEVICES, WEB_DEVICES, probeWebGpu } from '../src/device.ts';
 import { cacheKey, directoryUrl, fetchManifest, loadModelFiles } from '../src/fetch.ts';
 import { loadVae, mulberry32, rgbaToPixels, seededNormals, toImageData, VaeError, type Images, type LoadProgress } from '../src/index.ts';
 
@@ -30,70 +30,71 @@ const rejectsWith = async (p: Promise<unknown>, code: string, pattern: RegExp) =
   });
 };
 
-describe('selectDevice', () => {
+describe('the web device tables', () => {
   const available = async () => ({ available: true as const, adapter: {} });
   const unavailable = async () => ({ available: false as const, reason: 'navigator.gpu is not defined' });
+  /** A session factory that logs the provider asked for and returns it (or fails on `failing`). */
+  const factory = (opened: string[], failing?: string) => async (ep: string) => {
+    opened.push(ep);
+    if (ep === failing) throw new Error('shader compilation failed');
+    return { decoder: ep, encoder: null } as never;
+  };
+
+  test("the choices: 'auto', 'webgpu', 'wasm' (WebGPU first); the wasm-only build has 'auto', 'wasm'", () => {
+    assert.deepEqual(DEVICE_REQUESTS, ['auto', 'webgpu', 'wasm']);
+    assert.deepEqual(deviceChoices(WASM_DEVICES), ['auto', 'wasm']);
+  });
 
   test('auto uses WebGPU when an adapter exists', async () => {
-    const opened: Device[] = [];
-    const sel = await selectDevice('auto', { probe: available, open: async (d) => { opened.push(d); return d; } });
+    const opened: string[] = [];
+    const sel = await resolveDevice(WEB_DEVICES, 'auto', { probeWebGpu: available }, factory(opened));
     assert.equal(sel.device, 'webgpu');
     assert.deepEqual(opened, ['webgpu']);
     assert.deepEqual(sel.attempts, [{ device: 'webgpu', ok: true }]);
+    assert.equal(sel.note, 'device: webgpu (auto)');
   });
 
   test('auto falls back to wasm without an adapter, and says why', async () => {
-    const opened: Device[] = [];
-    const sel = await selectDevice('auto', { probe: unavailable, open: async (d) => { opened.push(d); return d; } });
+    const opened: string[] = [];
+    const sel = await resolveDevice(WEB_DEVICES, 'auto', { probeWebGpu: unavailable }, factory(opened));
     assert.equal(sel.device, 'wasm');
     assert.deepEqual(opened, ['wasm']);
-    assert.deepEqual(sel.attempts, [{ device: 'webgpu', ok: false, reason: 'navigator.gpu is not defined' }, { device: 'wasm', ok: true }]);
+    assert.equal(sel.note, 'device: wasm (auto; webgpu skipped: navigator.gpu is not defined)');
   });
 
-  test('auto falls back to wasm when the WebGPU session fails; the value is the one wasm opened', async () => {
-    const sel = await selectDevice('auto', {
-      probe: available,
-      open: async (d) => { if (d === 'webgpu') throw new Error('shader compilation failed'); return `session on ${d}`; },
-    });
+  test('auto falls back to wasm when the WebGPU session fails; the sessions are the ones wasm opened', async () => {
+    const opened: string[] = [];
+    const sel = await resolveDevice(WEB_DEVICES, 'auto', { probeWebGpu: available }, factory(opened, 'webgpu'));
     assert.equal(sel.device, 'wasm');
-    assert.equal(sel.value, 'session on wasm');
-    assert.equal(sel.attempts[0].reason, 'shader compilation failed');
+    assert.deepEqual(opened, ['webgpu', 'wasm']);
+    assert.equal(sel.value.decoder as unknown, 'wasm');
+    assert.equal(sel.note, 'device: wasm (auto; webgpu failed: shader compilation failed)');
   });
 
   test('webgpu without an adapter is a device-unavailable error, nothing is opened', async () => {
-    let opened = 0;
-    await rejectsWith(selectDevice('webgpu', { probe: unavailable, open: async () => { opened++; } }), 'device-unavailable', /WebGPU was requested .* unavailable: navigator.gpu is not defined/);
-    assert.equal(opened, 0);
+    const opened: string[] = [];
+    await rejectsWith(resolveDevice(WEB_DEVICES, 'webgpu', { probeWebGpu: unavailable }, factory(opened)), 'device-unavailable',
+      /^device "webgpu" is not available: navigator.gpu is not defined\. Use device: "auto" to fall back to wasm\.$/);
+    assert.deepEqual(opened, []);
   });
 
   test('webgpu whose session fails is a session error, with no silent fallback', async () => {
-    const opened: Device[] = [];
-    await rejectsWith(
-      selectDevice('webgpu', { probe: available, open: async (d) => { opened.push(d); throw new Error('boom'); } }),
-      'session', /on webgpu: boom/,
-    );
+    const opened: string[] = [];
+    await rejectsWith(resolveDevice(WEB_DEVICES, 'webgpu', { probeWebGpu: available }, factory(opened, 'webgpu')), 'session', /on webgpu: shader compilation failed/);
     assert.deepEqual(opened, ['webgpu']);
   });
 
-  test('wasm never probes WebGPU', async () => {
+  test('wasm never probes WebGPU, and neither does the wasm-only build', async () => {
     let probed = 0;
-    const sel = await selectDevice('wasm', { probe: async () => { probed++; return available(); }, open: async (d) => d });
-    assert.equal(sel.device, 'wasm');
+    const probe = async () => { probed++; return available(); };
+    assert.equal((await resolveDevice(WEB_DEVICES, 'wasm', { probeWebGpu: probe }, factory([]))).note, 'device: wasm (requested)');
+    assert.equal((await resolveDevice(WASM_DEVICES, 'auto', { probeWebGpu: probe }, factory([]))).note, 'device: wasm (auto)');
     assert.equal(probed, 0);
   });
 
   test('an unknown device is an input error', async () => {
-    await rejectsWith(selectDevice('cuda' as never, { open: async () => 1 }), 'input', /^device: "cuda" is not one of "auto", "webgpu", "wasm"$/);
-  });
-
-  test('deviceNote: the device, what was asked for, and why another was skipped', () => {
-    assert.equal(describeSelection('wasm', 'wasm', [{ device: 'wasm', ok: true }]), 'wasm, as requested');
-    assert.equal(describeSelection('webgpu', 'webgpu', [{ device: 'webgpu', ok: true }]), 'webgpu, as requested');
-    assert.equal(describeSelection('auto', 'webgpu', [{ device: 'webgpu', ok: true }]), 'webgpu (auto: a WebGPU adapter is available)');
-    assert.equal(
-      describeSelection('auto', 'wasm', [{ device: 'webgpu', ok: false, reason: 'shader compilation failed' }, { device: 'wasm', ok: true }]),
-      'wasm (auto; webgpu skipped: shader compilation failed)',
-    );
+    await rejectsWith(resolveDevice(WEB_DEVICES, 'cuda' as never, {}, factory([])), 'input', /^device: "cuda" is not one of "auto", "webgpu", "wasm"$/);
+    await rejectsWith(resolveDevice(WASM_DEVICES, 'webgpu', {}, factory([])), 'input', /^device: "webgpu" is not one of "auto", "wasm"$/);
   });
 });
 
@@ -112,7 +113,7 @@ describe('loadVae options', () => {
 
   test("device: 'webgpu' without an adapter is device-unavailable, before any download", async () => {
     await rejectsWith(loadVae('http://127.0.0.1:1/m/', { device: 'webgpu', probeWebGpu: unavailable, fetch: noFetch }), 'device-unavailable',
-      /^WebGPU was requested \(device: "webgpu"\) but is unavailable: navigator.gpu is not defined\. Use device: "auto" to fall back to wasm\.$/);
+      /^device "webgpu" is not available: navigator.gpu is not defined\. Use device: "auto" to fall back to wasm\.$/);
   });
 });
 

@@ -71,7 +71,7 @@ describe('wasm (WebGPU disabled)', { timeout: 180_000 }, () => {
     }, fx.origin);
     assert.equal(r.device, 'wasm');
     assert.equal(r.pixels, 784);
-    assert.match(r.deviceNote, new RegExp(`^wasm \\(auto; webgpu skipped: ${NO_WEBGPU.source}`));
+    assert.match(r.deviceNote, new RegExp(`^device: wasm \\(auto; webgpu skipped: ${NO_WEBGPU.source}`));
     assert.ok(r.deviceNote.endsWith(')') && !r.deviceNote.includes('wasm skipped'), r.deviceNote);
   });
 
@@ -90,7 +90,7 @@ describe('wasm (WebGPU disabled)', { timeout: 180_000 }, () => {
     assert.ok(err, 'loadVae must reject');
     assert.equal(err.name, 'VaeError');
     assert.equal(err.code, 'device-unavailable');
-    assert.match(err.message, new RegExp(`^WebGPU was requested \\(device: "webgpu"\\) but is unavailable: ${NO_WEBGPU.source}`));
+    assert.match(err.message, new RegExp(`^device "webgpu" is not available: ${NO_WEBGPU.source}`));
     assert.equal(fx.server.requests.length, before);
   });
 
