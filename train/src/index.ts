@@ -1,6 +1,6 @@
 /** @vae/train: MNIST loading and VAE training with TensorFlow.js. */
 export { selectBackend, BACKEND_CHOICES, type BackendChoice, type BackendInfo } from './backend.js';
-export { installWasmTrainingKernels } from './wasm-kernels.js';
+export { installWasmTrainingKernels } from './speed/wasm-kernels.js';
 export { loadDataset, resolveDataDir, DATASETS, type Dataset, type DatasetName } from './data/datasets.js';
 export { readIdxFile, parseIdx, DataError, type IdxArray } from './data/idx.js';
 export {

@@ -15,8 +15,8 @@ import { loadFreshWeights } from './fresh-weights.js';
 import { computeGradients, LocalTrainer, type Trainer } from '../step.js';
 import { availableParallelism, loadavg } from 'node:os';
 import { PAPER_DEFAULTS } from '../config.js';
-import { ParallelTrainer } from '../parallel.js';
-import { heapView } from '../wasm-kernels.js';
+import { ParallelTrainer } from '../speed/parallel.js';
+import { heapView } from '../speed/wasm-kernels.js';
 import { mulberry32, standardNormal } from '../random.js';
 
 const BATCH = 256;

@@ -24,8 +24,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import { adamLayout, sharedAdamMemory, type SharedWasmMemory } from './adam-simd.js';
-import type { RunConfig } from './config.js';
-import type { LossSums, Trainer, TrainerState } from './step.js';
+import type { RunConfig } from '../config.js';
+import type { LossSums, Trainer, TrainerState } from '../step.js';
+import { shardRanges } from './shards.js';
 
 /** What a worker gets at start-up. */
 export interface WorkerInit {
@@ -72,18 +73,6 @@ export function paramCount({ inputSize, hiddenSizes, latentSize }: RunConfig['mo
   for (let i = 0; i + 1 < enc.length; i++) n += dense(enc[i], enc[i + 1]);
   for (let i = 0; i + 1 < dec.length; i++) n += dense(dec[i], dec[i + 1]);
   return n;
-}
-
-/** Row ranges [start, end) of `rows` split into `parts` contiguous shards, sizes differing by at most 1. */
-export function shardRanges(rows: number, parts: number): [number, number][] {
-  const base = Math.floor(rows / parts), extra = rows % parts;
-  const ranges: [number, number][] = [];
-  for (let k = 0, start = 0; k < parts; k++) {
-    const end = start + base + (k < extra ? 1 : 0);
-    ranges.push([start, end]);
-    start = end;
-  }
-  return ranges;
 }
 
 interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void }
