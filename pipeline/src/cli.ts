@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 /**
- * The `vae` command. Each package contributes its subcommands as yargs command modules;
- * this file only collects them.
+ * The `vae` command. Its subcommands are yargs command modules in commands/ (on the
+ * libraries' public APIs), plus `vae verify` from @vae/test; this file only collects them.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { trainCommand, evaluateCommand } from '@vae/train';
-import { exportCommand } from '@vae/export';
-import { encodeCommand, decodeCommand, sampleCommand, reconstructCommand, interpolateCommand, manifoldCommand } from '@vae/runtime-node';
 import { verifyCommand } from '@vae/test';
+import { trainCommand } from './commands/train.js';
+import { evaluateCommand } from './commands/evaluate.js';
+import { exportCommand } from './commands/export.js';
+import { encodeCommand, decodeCommand, sampleCommand, reconstructCommand, interpolateCommand, manifoldCommand } from './commands/runtime.js';
 import { experimentsCommand } from './experiments-command.js';
 import { pipelineCommand } from './pipeline-command.js';
 
