@@ -10,7 +10,7 @@ import { trainCommand } from './commands/train.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { exportCommand } from './commands/export.js';
 import { encodeCommand, decodeCommand, sampleCommand, reconstructCommand, interpolateCommand, manifoldCommand } from './commands/runtime.js';
-import { experimentsCommand } from './experiments-command.js';
+import { experimentsCommand } from './paper/experiments-command.js';
 import { pipelineCommand } from './pipeline-command.js';
 
 await yargs(hideBin(process.argv))

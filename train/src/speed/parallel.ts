@@ -114,7 +114,7 @@ function addUp(sums: { bce: number; kl: number }[], count: number): LossSums {
 }
 
 /**
- * Built, this file is `dist/parallel.js` and `dist/worker.js` sits next to it. Run from
+ * Built, this file is `dist/speed/parallel.js` and `dist/speed/worker.js` sits next to it. Run from
  * source (tests, via tsx) it is `parallel.ts`: then the worker registers tsx itself and
  * imports `worker.ts`, because on Node 20 a worker does not get the `--import tsx` hooks
  * of its parent, nor from `execArgv` (nodejs/node#47747).

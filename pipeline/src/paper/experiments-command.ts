@@ -1,7 +1,7 @@
 /** `vae experiments paper`: the yargs command over runPaperExperiments. */
 import type { Argv, CommandModule } from 'yargs';
 import { BACKEND_CHOICES, type BackendChoice } from '@vae/train';
-import { TABLE1_CONFIGS } from './config.js';
+import { TABLE1_CONFIGS } from '../config.js';
 import { runPaperExperiments } from './experiments.js';
 
 interface ExperimentsArgs {
