@@ -23,7 +23,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .usage('$0 train [options]\n\nTrains the paper\'s MLP VAE. Defaults are the paper\'s: n = 64, beta = 1, Adam lr 1e-4, batch 256, 300 epochs.\nCtrl-C saves a checkpoint and exits; continue with --resume.')
       .option('out', { type: 'string', describe: 'Run directory [default: runs/<dataset>-n<latent>-beta<beta>]' })
       .option('dataset', { choices: ['mnist', 'fashion-mnist'] as const, default: PAPER_DEFAULTS.dataset, describe: 'Training data' })
-      .option('data-dir', { type: 'string', describe: 'Folder with the four IDX files (else $VAE_DATA_DIR, ../shared/datasets, the download cache)' })
+      .option('data-dir', { type: 'string', describe: 'Folder with the four IDX files (else $VAE_DATA_DIR; for fashion-mnist, Debian\'s dataset-fashion-mnist package; else a download into the per-user cache)' })
       .option('latent', { alias: 'n', type: 'number', default: PAPER_DEFAULTS.model.latentSize, describe: 'Latent dimension n' })
       .option('hidden', { type: 'array', number: true, default: PAPER_DEFAULTS.model.hiddenSizes, describe: 'Hidden layer sizes (decoder mirrors them)' })
       .option('beta', { type: 'number', default: PAPER_DEFAULTS.beta, describe: 'KL weight: loss = BCE + beta * KL' })
