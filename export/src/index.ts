@@ -4,7 +4,6 @@
  * loader) lives in @vae/models.
  */
 export { exportRun, backendChoiceOf, trainingCommand, gitInfo, PRODUCER, type ExportOptions, type ExportResult } from './export.js';
-export { exportCommand } from './cli.js';
 export {
   buildModel, checkGraphSpec, UnsupportedLayerError, OPSET, IR_VERSION, BATCH_DIM, SUPPORTED_OPS, SUPPORTED_ACTIVATIONS,
   type LayerSpec, type GraphSpec, type Activation, type Precision, type Signature,

@@ -1,7 +1,7 @@
 /**
  * End to end: train a short run, export it, then check what a user of the model directory
  * relies on — onnx.checker (full_check), onnxruntime-node parity with tfjs on every golden
- * set, the manifest and its checksums, metadata, overwrite rules and the CLI.
+ * set, the manifest and its checksums, metadata, overwrite rules and `vae export` (spawned as pipeline/dist/cli.js).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,21 +9,23 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import yargs from 'yargs';
 import { disposeVae, encode, loadTrainedModel, train } from '@vae/train';
 import { loadModelDir, type Manifest } from '@vae/models/node';
 import { EXPORT_TOLERANCES as TOLERANCES } from '@vae/models';
 import { exportRun, type ExportResult } from '../src/export.js';
-import { exportCommand } from '../src/cli.js';
 import { decodeModel, readTestDataSets } from '@vae/models/onnx';
 import { maxAbsDiff, runOnnx } from '../src/verify.js';
 import { OutputExistsError } from '../src/atomic-dir.js';
 import { assertOnnxCheckerPasses } from './helpers.js';
 
 const LATENT = 3;
+const CLI = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'), 'pipeline', 'dist', 'cli.js');
 const GRAPHS = ['encoder', 'decoder', 'decoder.fp16', 'decoder.int8'];
 let root: string;
 let runDir: string;
@@ -174,15 +176,10 @@ test('export refuses to overwrite without --force; vae export --force replaces t
   await assert.rejects(exportRun({ runDir, outDir }), OutputExistsError);
   assert.equal(await sha256(join(outDir, 'manifest.json')), before, 'the refused export changed nothing');
 
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (line: string) => lines.push(line);
-  try {
-    await yargs().command(exportCommand).strict().fail((msg, err) => { throw err ?? new Error(msg); })
-      .parseAsync(['export', runDir, '--out', outDir, '--force']);
-  } finally {
-    console.log = log;
-  }
+  // The `vae` binary (pipeline, built first: npx turbo run build) holds the command.
+  assert.ok(existsSync(CLI), `${CLI} is missing: build first (npx turbo run build)`);
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'export', runDir, '--out', outDir, '--force'], { encoding: 'utf8' });
+  const lines = stdout.trimEnd().split('\n');
   assert.match(lines.join('\n'), /\[10\/10\] wrote /);
   assert.match(lines.at(-1)!, /^done in [\d.]+ s: encoder\.onnx \(\d+ bytes\)/);
   const again = (await loadModelDir(outDir)).manifest;

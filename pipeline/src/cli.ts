@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 /**
- * The `vae` command. Each package contributes its subcommands as yargs command modules;
- * this file only collects them.
+ * The `vae` command. Its subcommands are yargs command modules in commands/ (on the
+ * libraries' public APIs), plus `vae verify` from @vae/verify; this file only collects them.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { trainCommand, evaluateCommand } from '@vae/train';
-import { exportCommand } from '@vae/export';
-import { encodeCommand, decodeCommand, sampleCommand, reconstructCommand, interpolateCommand, manifoldCommand } from '@vae/runtime-node';
 import { verifyCommand } from '@vae/verify';
-import { experimentsCommand } from './experiments-command.js';
+import { trainCommand } from './commands/train.js';
+import { evaluateCommand } from './commands/evaluate.js';
+import { exportCommand } from './commands/export.js';
+import { encodeCommand, decodeCommand, sampleCommand, reconstructCommand, interpolateCommand, manifoldCommand } from './commands/runtime.js';
+import { experimentsCommand } from './paper/experiments-command.js';
 import { pipelineCommand } from './pipeline-command.js';
 
 await yargs(hideBin(process.argv))

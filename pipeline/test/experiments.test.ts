@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gitInfo } from '@vae/export';
-import { checkFindings, formatResults, shortenedRunNote, targetCheck, type PaperResults, type SettingResult } from '../src/experiments.js';
+import { checkFindings, formatResults, shortenedRunNote, targetCheck, type PaperResults, type SettingResult } from '../src/paper/experiments.js';
 import { REPO_ROOT } from '../src/paths.js';
 
 const CLI = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'dist', 'cli.js');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { decodeImage, type RgbaImage } from '@vae/runtime-core';
 import { mulberry32, seededNormals } from '@vae/models';
-import { CATEGORY10, FigureError, embed2d, lossCurvesPng, scatterPng, stripPng, svgToPng } from '../src/figures.js';
+import { CATEGORY10, FigureError, embed2d, lossCurvesPng, scatterPng, stripPng, svgToPng } from '../src/paper/figures.js';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mulberry32 } from '@vae/models';
-import { TsneError, inputAffinities, klDivergence, klGradient, randomInit, tsne, type SparseAffinities } from '../src/tsne.js';
+import { TsneError, inputAffinities, klDivergence, klGradient, randomInit, tsne, type SparseAffinities } from '../src/paper/tsne.js';
 
 /** A seeded N(0, 1) stream (Box-Muller on mulberry32). */
 function normals(seed: number): () => number {

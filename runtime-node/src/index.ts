@@ -14,9 +14,6 @@ export {
 } from './providers.js';
 export { writePng } from './png.js';
 export {
-  encodeCommand, decodeCommand, sampleCommand, reconstructCommand, interpolateCommand, manifoldCommand, runtimeCommands,
-} from './cli.js';
-export {
   Vae, VaeError, PRECISIONS, DEFAULT_PREPROCESS, IMAGE_WIDTH, IMAGE_HEIGHT, IMAGE_PIXELS, MAX_IMAGE_SIDE,
   decodeImage, rgbaToPixels, imagesToPng, imagesToGray, imagesToRgba, gridLayout, parseLatents, seededNormals, mulberry32,
   type Precision, type LoadProgress, type Images, type Encoding, type PreprocessOptions, type RgbaImage, type ImageInput,

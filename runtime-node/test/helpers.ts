@@ -1,11 +1,12 @@
 /** Test helpers: paths, real MNIST digits, temporary model copies, and running the `vae` binary. */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadDataset } from '@vae/train';
+import { gunzipSync } from 'node:zlib';
 import { releasedModelDir } from '@vae/models/node';
 
 export const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -17,9 +18,41 @@ export const N2 = releasedModelDir('mnist-n2-beta1');
 let digits: Promise<{ images: Float32Array; labels: Uint8Array }> | undefined;
 /** The first `count` MNIST test digits (pixel / 255, as the dataset loader gives them). */
 export async function mnistTest(count = 32): Promise<{ images: Float32Array; labels: Uint8Array; count: number }> {
-  digits ??= loadDataset({ dataset: 'mnist', split: 'test' }).then((d) => ({ images: d.images, labels: d.labels }));
+  digits ??= loadMnistTest();
   const d = await digits;
   return { images: d.images.slice(0, count * 784), labels: d.labels.slice(0, count), count };
+}
+
+/**
+ * The MNIST test split's folder, found as @vae/train finds it (this package does not depend on
+ * the trainer): $VAE_DATA_DIR, else a shared/datasets/mnist folder in the current directory,
+ * this package's or any folder above them.
+ */
+function mnistDir(): string {
+  if (process.env.VAE_DATA_DIR) return resolve(process.env.VAE_DATA_DIR);
+  for (const start of [process.cwd(), PACKAGE_DIR]) {
+    for (let dir = resolve(start); ; dir = dirname(dir)) {
+      const candidate = join(dir, 'shared', 'datasets', 'mnist');
+      if (existsSync(candidate)) return candidate;
+      if (dirname(dir) === dir) break;
+    }
+  }
+  throw new Error('MNIST not found: point VAE_DATA_DIR at a folder holding the IDX files');
+}
+
+/** An IDX file's data bytes (after its header), from `base` or `base.gz`. */
+async function readIdx(dir: string, base: string): Promise<Uint8Array> {
+  const raw = existsSync(join(dir, base)) ? await readFile(join(dir, base)) : gunzipSync(await readFile(join(dir, `${base}.gz`)));
+  return new Uint8Array(raw.buffer, raw.byteOffset + 4 + 4 * raw[3], raw.length - 4 - 4 * raw[3]);
+}
+
+/** The MNIST test images (pixel / 255) and labels. */
+async function loadMnistTest(): Promise<{ images: Float32Array; labels: Uint8Array }> {
+  const dir = mnistDir();
+  const bytes = await readIdx(dir, 't10k-images-idx3-ubyte');
+  const images = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) images[i] = bytes[i] / 255;
+  return { images, labels: await readIdx(dir, 't10k-labels-idx1-ubyte') };
 }
 
 /** A fresh temporary folder, removed by the returned cleanup. */

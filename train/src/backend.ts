@@ -6,7 +6,7 @@
  * peer dependencies: `npm install @tensorflow/tfjs-node` (or -gpu) to use them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { installWasmTrainingKernels } from './wasm-kernels.js';
+import { installWasmTrainingKernels } from './speed/wasm-kernels.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];

@@ -1,6 +1,6 @@
 /**
  * One training step and one evaluation pass, on whatever tfjs backend is active.
- * `LocalTrainer` runs them in this thread; `parallel.ts` runs the same functions in
+ * `LocalTrainer` runs them in this thread; `speed/parallel.ts` runs the same functions in
  * worker threads and averages their gradients.
  */
 import * as tf from '@tensorflow/tfjs';

@@ -17,7 +17,7 @@ import { DEFAULT_THREADS, PAPER_DEFAULTS, validateRunConfig, type RunConfig } fr
 import { loadDataset, type Dataset } from './data/datasets.js';
 import { createVae, validateConfig } from './model.js';
 import { pausePoint } from './fault.js';
-import { createParallelTrainer } from './parallel.js';
+import { createParallelTrainer } from './speed/parallel.js';
 import { deriveSeed, permutation, standardNormal } from './random.js';
 import { LocalTrainer, type LossSums, type Trainer } from './step.js';
 

@@ -5,11 +5,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { Adam } from '../src/adam.js';
-import { adamKernel, adamLayout, adamSlices, adamViews, sharedAdamMemory } from '../src/adam-simd.js';
+import { adamKernel, adamLayout, adamSlices, adamViews, sharedAdamMemory } from '../src/speed/adam-simd.js';
 import { selectBackend } from '../src/backend.js';
 import type { RunConfig } from '../src/config.js';
 import { createVae } from '../src/model.js';
-import { ParallelTrainer, createParallelTrainer, shardRanges } from '../src/parallel.js';
+import { ParallelTrainer, createParallelTrainer } from '../src/speed/parallel.js';
+import { shardRanges } from '../src/speed/shards.js';
 import { mulberry32, standardNormal } from '../src/random.js';
 import { LocalTrainer, type LossSums, type Trainer, type TrainerState } from '../src/step.js';
 

@@ -19,7 +19,7 @@ const schema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: 'https://github.com/vae-pipeline/test/schema/onnx-parity-report.schema.json',
   title: 'vae verify report for a general ONNX model (onnx-parity-report.json)',
-  description: 'Written by `vae verify MODEL.onnx` (@vae/test). Non-finite numbers are the strings "Infinity", "-Infinity", "NaN". abs = |runtime - reference|, rel = abs / |reference| (Polygraphy).',
+  description: 'Written by `vae verify MODEL.onnx` (@vae/verify). Non-finite numbers are the strings "Infinity", "-Infinity", "NaN". abs = |runtime - reference|, rel = abs / |reference| (Polygraphy).',
   ...obj({
     format: { const: 'vae-onnx-parity-report' }, version: { const: 1 }, createdAt: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T' }, tool: str,
     model: obj({ path: str, name: str, bytes: int, sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' }, producer: str, opsets: { type: 'array', items: obj({ domain: str, version: { type: 'integer' } }) }, nodes: int, ops: { type: 'object', additionalProperties: int } }),

@@ -33,8 +33,8 @@ const BUNDLE: Record<BrowserEp, string> = { wasm: 'ort.wasm.min.mjs', webgpu: 'o
 /** The page script: window.parity.{info, open, run, release}. Runs in the browser. */
 function pageHtml(ep: BrowserEp): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>@vae/test parity (${ep})</title></head>
-<body><p>@vae/test parity page: onnxruntime-web, ${ep} execution provider only.</p>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>@vae/verify parity (${ep})</title></head>
+<body><p>@vae/verify parity page: onnxruntime-web, ${ep} execution provider only.</p>
 <script type="module">
   globalThis.__gpuSubmits = 0;
   if (globalThis.GPUQueue) {
@@ -109,8 +109,8 @@ function pageHtml(ep: BrowserEp): string {
 /** The standalone decoder's page: window.standalone.{info, open, run, release}; no onnxruntime. */
 function standalonePageHtml(): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>@vae/test parity (standalone)</title></head>
-<body><p>@vae/test parity page: the standalone decoder module (decoder.mjs), no onnxruntime.</p>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>@vae/verify parity (standalone)</title></head>
+<body><p>@vae/verify parity page: the standalone decoder module (decoder.mjs), no onnxruntime.</p>
 <script type="module">
   const fromB64 = (s) => { const b = atob(s); const u = new Uint8Array(b.length); for (let i = 0; i < b.length; i++) u[i] = b.charCodeAt(i); return new Float32Array(u.buffer); };
   const toB64 = (f) => { const u = new Uint8Array(f.buffer, f.byteOffset, f.byteLength); let s = ''; for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000)); return btoa(s); };

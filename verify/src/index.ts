@@ -1,5 +1,5 @@
 /**
- * @vae/test: cross-runtime golden-output parity. `verifyModelDirs` runs the matrix (every
+ * @vae/verify: cross-runtime golden-output parity. `verifyModelDirs` runs the matrix (every
  * graph of a model directory on onnxruntime-node CPU / CUDA, onnxruntime-web wasm in Node,
  * wasm and WebGPU in headless Chromium) against the golden outputs, writes the report and
  * diagnoses failures; `vae verify` is its command line.

@@ -16,7 +16,7 @@ import { RUNTIME_IDS, RUNTIME_LABELS, type RuntimeId, type RuntimeSet } from './
 import { diffs, minimumPassing, outputStats, passes, type ErrorStat } from './stats.js';
 import type { Tensor } from './tensors.js';
 
-export const ONNX_TOOL = '@vae/test 0.1.0 (vae verify, general ONNX models)';
+export const ONNX_TOOL = '@vae/verify 0.1.0 (vae verify, general ONNX models)';
 /** Polygraphy's defaults: atol = rtol = 1e-5, elementwise. */
 export const DEFAULT_ATOL = 1e-5;
 export const DEFAULT_RTOL = 1e-5;

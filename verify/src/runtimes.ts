@@ -104,7 +104,7 @@ export async function cudaUnavailableReason(ort: OrtModule): Promise<string | nu
 function identityModel(): Uint8Array {
   const io = (name: string) => ({ name, type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_value: 1 }] } } } });
   return encodeModel({
-    ir_version: 8, opset_import: [{ domain: '', version: 17 }], producer_name: '@vae/test', producer_version: '0.1.0',
+    ir_version: 8, opset_import: [{ domain: '', version: 17 }], producer_name: '@vae/verify', producer_version: '0.1.0',
     graph: { name: 'probe', node: [{ name: 'identity', op_type: 'Identity', input: ['a'], output: ['b'] }], initializer: [], input: [io('a')], output: [io('b')] },
   });
 }
@@ -248,7 +248,7 @@ class StandaloneRuntime implements Runtime {
     const precision = precisionOf(proto);
     const file = `decoder${precision === 'fp32' ? '' : `.${precision}`}.weights.bin`;
     const { program, weights } = this.sa.compileGraph(proto, { label, file, precision });
-    const text = this.sa.generateModule([program], { name: label, imageShape: [28, 28], producer: '@vae/test' });
+    const text = this.sa.generateModule([program], { name: label, imageShape: [28, 28], producer: '@vae/verify' });
     if (this.id === 'standalone-chromium') return (await this.host()).openStandalone(text, weights, file, precision, label);
     const mod = await import(`data:text/javascript;base64,${Buffer.from(text).toString('base64')}`) as {
       loadDecoder(bytes: Uint8Array, options: { precision: string }): Promise<{ run(z: Float32Array, count: number): Record<string, Float32Array> }>;

@@ -14,7 +14,7 @@ import { writeReport, REPORT_FORMAT, REPORT_VERSION, type OutputResult, type Par
 import { RUNTIME_IDS, RUNTIME_LABELS, RuntimeSet, type RuntimeId } from './runtimes.js';
 import { toleranceFor } from '@vae/models';
 
-export const TOOL = '@vae/test 0.1.0 (vae verify)';
+export const TOOL = '@vae/verify 0.1.0 (vae verify)';
 /** Where reports go by default: ./parity-report/<model name>/ (never the model dir, which is checksummed). */
 export const DEFAULT_REPORT_ROOT = 'parity-report';
 

@@ -1,5 +1,5 @@
 /**
- * The third-party models of the proof (read from node_modules: devDependencies of @vae/test,
+ * The third-party models of the proof (read from node_modules: devDependencies of @vae/verify,
  * see README.md for packages and licences), their data flags, and a perturbed copy of each.
  */
 import { createRequire } from 'node:module';
@@ -16,7 +16,7 @@ const require = createRequire(import.meta.url);
 /** A package's folder in node_modules (these packages export no package.json, so resolve by path). */
 function pkgDir(name: string): string {
   const found = (require.resolve.paths(name) ?? []).map((p) => join(p, name)).find((d) => existsSync(join(d, 'package.json')));
-  if (!found) throw new Error(`${name} is not installed (a devDependency of @vae/test: run npm install)`);
+  if (!found) throw new Error(`${name} is not installed (a devDependency of @vae/verify: run npm install)`);
   return found;
 }
 

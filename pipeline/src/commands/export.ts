@@ -1,8 +1,7 @@
-/** The `vae export` subcommand, as a yargs command module (collected by the `vae` binary in pipeline). */
+/** `vae export`, as a yargs command module (collected by the `vae` binary, cli.ts), on @vae/export. */
+import { addStandalone, exportRun, PRODUCER } from '@vae/export';
 import { BACKEND_CHOICES, type BackendChoice } from '@vae/train';
 import type { Argv, CommandModule } from 'yargs';
-import { exportRun, PRODUCER } from './export.js';
-import { addStandalone } from './standalone.js';
 
 interface ExportArgs { run: string; out?: string; 'standalone-only': boolean; force: boolean; backend?: BackendChoice; 'data-dir'?: string; variants: boolean; name?: string }
 

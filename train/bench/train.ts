@@ -9,15 +9,15 @@
  * Random inputs: speed does not depend on the data.
  */
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, type BackendChoice } from '../backend.js';
-import { createVae, PAPER_MODEL, variables } from '../model.js';
+import { selectBackend, type BackendChoice } from '../src/backend.js';
+import { createVae, PAPER_MODEL, variables } from '../src/model.js';
 import { loadFreshWeights } from './fresh-weights.js';
-import { computeGradients, LocalTrainer, type Trainer } from '../step.js';
+import { computeGradients, LocalTrainer, type Trainer } from '../src/step.js';
 import { availableParallelism, loadavg } from 'node:os';
-import { PAPER_DEFAULTS } from '../config.js';
-import { ParallelTrainer } from '../parallel.js';
-import { heapView } from '../wasm-kernels.js';
-import { mulberry32, standardNormal } from '../random.js';
+import { PAPER_DEFAULTS } from '../src/config.js';
+import { ParallelTrainer } from '../src/speed/parallel.js';
+import { heapView } from '../src/speed/wasm-kernels.js';
+import { mulberry32, standardNormal } from '../src/random.js';
 
 const BATCH = 256;
 const WARMUP_STEPS = 60;

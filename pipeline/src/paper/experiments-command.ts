@@ -1,7 +1,7 @@
 /** `vae experiments paper`: the yargs command over runPaperExperiments. */
 import type { Argv, CommandModule } from 'yargs';
 import { BACKEND_CHOICES, type BackendChoice } from '@vae/train';
-import { TABLE1_CONFIGS } from './config.js';
+import { TABLE1_CONFIGS } from '../config.js';
 import { runPaperExperiments } from './experiments.js';
 
 interface ExperimentsArgs {
@@ -14,7 +14,7 @@ export const experimentsCommand: CommandModule<object, ExperimentsArgs> = {
   describe: 'Reproduce the reference experiment: train the Table 1 settings, evaluate, draw the figures (models/paper/)',
   builder: (y: Argv) =>
     y
-      .usage('$0 experiments paper [options]\n\nTrains (or resumes) the seven Table 1 settings of ../shared/reference/paper.md, evaluates each on\nthe full test set, estimates the n = 64 model\'s NLL and writes models/paper/results.md, results.json\nand the figures. Runs live in runs/paper/ and resume where they stopped, so the 300 epochs can be\nspread over several sessions (Ctrl-C loses at most the current epoch).')
+      .usage('$0 experiments paper [options]\n\nTrains (or resumes) the seven Table 1 settings of the paper (docs/paper.md), evaluates each on\nthe full test set, estimates the n = 64 model\'s NLL and writes models/paper/results.md, results.json\nand the figures. Runs live in runs/paper/ and resume where they stopped, so the 300 epochs can be\nspread over several sessions (Ctrl-C loses at most the current epoch).\nMNIST is found as by vae train: set $VAE_DATA_DIR to name its folder (vae train takes --data-dir).')
       .positional('experiment', { choices: ['paper'] as const, describe: 'Which experiment' })
       .option('epochs', { type: 'number', describe: 'Epochs per setting [default: each config\'s, the paper\'s 300]' })
       .option('only', { type: 'array', string: true, choices: TABLE1_CONFIGS, describe: 'Only these settings (figures need n1-beta1, n2-beta1, paper)' })

@@ -1,5 +1,5 @@
 /**
- * `vae experiments paper`: the reference experiment (../shared/reference/paper.md). Trains the
+ * `vae experiments paper`: the reference experiment (the paper's Table 1; docs/paper.md). Trains the
  * seven Table 1 settings (or resumes them), evaluates each on the full test set, estimates the
  * n = 64 model's negative log-likelihood by importance sampling, draws the paper's figures and
  * writes models/paper/results.{md,json}.
@@ -15,9 +15,9 @@ import {
   CHECKPOINT_FILE, decode, disposeVae, encode, evaluateRun, importanceWeightedNll, loadDataset, loadTrainedModel, selectBackend,
   standardNormal, train, type BackendChoice, type EpochRecord, type LossMeans, type VaeModel,
 } from '@vae/train';
-import { loadConfig, TABLE1_CONFIGS, type PipelineConfig } from './config.js';
+import { loadConfig, TABLE1_CONFIGS, type PipelineConfig } from '../config.js';
 import { embed2d, lossCurvesPng, scatterPng, stripPng } from './figures.js';
-import { REPO_ROOT } from './paths.js';
+import { REPO_ROOT } from '../paths.js';
 
 
 export interface ExperimentOptions {

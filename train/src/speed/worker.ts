@@ -6,12 +6,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { ADAM_DEFAULTS } from './adam.js';
+import { ADAM_DEFAULTS } from '../adam.js';
 import { adamKernel, adamLayout, adamSlices, adamViews } from './adam-simd.js';
-import { selectBackend } from './backend.js';
-import { createVae, variables } from './model.js';
+import { selectBackend } from '../backend.js';
+import { createVae, variables } from '../model.js';
 import { type Reply, type Request, type StepTimes, type WorkerInit, ABORTED, BARRIER_COUNT, BARRIER_GENERATION } from './parallel.js';
-import { computeGradients, evaluateSums, type TrainerState } from './step.js';
+import { computeGradients, evaluateSums, type TrainerState } from '../step.js';
 import { heapView } from './wasm-kernels.js';
 
 const { config, memory, control, paramCount, index, threads } = workerData as WorkerInit;

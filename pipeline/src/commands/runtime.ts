@@ -1,8 +1,8 @@
 /**
  * `vae encode | decode | sample | reconstruct | interpolate | manifold`, as yargs command
- * modules (collected by the `vae` binary in pipeline).
+ * modules (collected by the `vae` binary, cli.ts), on @vae/runtime-node's `loadVae`.
  *
- * Conventions (shared with the other packages' commands): a usage error (bad flag, missing
+ * Conventions (shared with the other commands): a usage error (bad flag, missing
  * option) is thrown with a message that starts with "--" and exits 2 with help; anything
  * else (bad input file, wrong latent size, tampered model) exits 1 with `error: message`.
  * Outputs are computed first and written last, atomically: a failed command writes nothing.
@@ -17,8 +17,7 @@ import {
   type Endpoint, type GridLayout, type Images, type Precision, type PreprocessOptions, type Vae,
 } from '@vae/runtime-core';
 import type { Argv, CommandModule } from 'yargs';
-import { DEVICE_CHOICES, type DeviceChoice } from './providers.js';
-import { loadVae } from './vae.js';
+import { DEVICE_CHOICES, loadVae, type DeviceChoice } from '@vae/runtime-node';
 
 const MANIFOLD_MODEL: ReleasedModelName = 'mnist-n2-beta1';
 

@@ -25,8 +25,8 @@
 import {
   F32, I32, MAGIC_AND_VERSION, V128, get, i32, instantiateKernel, name, section, set, simd, uleb, webAssembly, whileNot,
 } from '@vae/models/wasm';
-import type { AdamOptions } from './adam.js';
-import { shardRanges } from './parallel.js';
+import type { AdamOptions } from '../adam.js';
+import { shardRanges } from './shards.js';
 
 /** A shared WebAssembly.Memory: its buffer is a SharedArrayBuffer, which workers can receive. */
 export interface SharedWasmMemory { readonly buffer: SharedArrayBuffer }

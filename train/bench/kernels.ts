@@ -1,5 +1,5 @@
 /**
- * `node train/dist/bench/kernels.js`: where the forward/backward's time goes, by kernel, for
+ * `node --import tsx train/bench/kernels.ts`: where the forward/backward's time goes, by kernel, for
  * one worker's share of the batch (128 rows) against the whole batch (256).
  *
  * Why it matters: two workers can take at most half the time of one thread only if the
@@ -12,11 +12,11 @@
  * As a worker does, the weights are loaded as fresh tensors before each step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../backend.js';
-import { createVae, PAPER_MODEL, variables } from '../model.js';
-import { mulberry32, standardNormal } from '../random.js';
+import { selectBackend } from '../src/backend.js';
+import { createVae, PAPER_MODEL, variables } from '../src/model.js';
+import { mulberry32, standardNormal } from '../src/random.js';
 import { loadFreshWeights } from './fresh-weights.js';
-import { computeGradients } from '../step.js';
+import { computeGradients } from '../src/step.js';
 
 const STEPS = 10, WARMUP = 40, MATMULS = new Set(['BatchMatMul', '_FusedMatMul']);
 

@@ -1,34 +1,33 @@
 /**
  * Decoder speed: batch-1 latency and throughput at batch 256 and 4096, for onnxruntime-node
  * on the CPU (raw session.run on pre-made input tensors, with onnxruntime-allocated or
- * pre-allocated outputs, 2 and 1 threads; and through the library's vae.decode) and for tfjs (wasm backend)
- * running the same weights, read from decoder.onnx's initializers.
+ * pre-allocated outputs, 2 and 1 threads; and through the library's vae.decode).
  *
- *   npm run bench:node                      # from the repository root (builds first)
- *   node runtime-node/dist/bench.js [--model DIR] [--threads N] [--seconds S] [--rounds R] [--json] [--skip-tfjs]
+ *   node --import tsx runtime-node/bench/decoder.ts [--model DIR] [--threads N] [--seconds S] [--rounds R] [--json]
+ *
+ * `npm run bench:node` runs pipeline/bench/decoder.ts instead: this bench plus tfjs (wasm
+ * backend) running the same weights (the comparison needs @vae/train, which this package
+ * does not depend on).
  *
  * Decoders are measured one at a time, each in several rounds; within a round every batch
  * size takes its turn. The table shows the median round and the best one (the best is the least
  * disturbed by other processes on a shared machine).
- * Not part of the library's API (it needs the devDependencies @vae/train and tfjs).
+ * Not part of the library (not built, not published).
  */
 import { availableParallelism, cpus } from 'node:os';
-import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import * as tf from '@tensorflow/tfjs';
-import { decodeModel, fromTensorProto, type ModelProto } from '@vae/models/onnx';
-import { selectBackend } from '@vae/train';
 import { loadModelDir, releasedModelDir } from '@vae/models/node';
 import { seededNormals } from '@vae/runtime-core';
-import { loadVae } from './vae.js';
+import { loadVae } from '../src/index.js';
 
 const TARGET_LATENCY_MS = 0.1;
 const TARGET_THROUGHPUT = 200_000;
 const BATCHES = [256, 4096];
 
-interface Figure { median: number; best: number; rounds: number[] }
-interface Row { runtime: string; latencyMs: Figure; throughput: Record<number, Figure> }
+export interface Figure { median: number; best: number; rounds: number[] }
+export interface Row { runtime: string; latencyMs: Figure; throughput: Record<number, Figure> }
 
 function figure(values: number[], higherIsBetter: boolean): Figure {
   const sorted = [...values].sort((a, b) => a - b);
@@ -48,7 +47,7 @@ async function timeCalls(fn: () => Promise<unknown> | unknown, seconds: number, 
   return (performance.now() - start) / calls;
 }
 
-type Decoder = { name: string; run: (batch: number) => () => Promise<unknown> | unknown; release?: () => Promise<void> | void };
+export type Decoder = { name: string; run: (batch: number) => () => Promise<unknown> | unknown; release?: () => Promise<void> | void };
 
 /**
  * Measures one decoder at a time: it is opened, timed and released before the next one
@@ -112,65 +111,29 @@ async function vaeDecoder(dir: string, n: number, threads: number, z: Float32Arr
   };
 }
 
-/** The decoder's dense layers (Gemm + activation) from the ONNX initializers. */
-function denseLayers(model: ModelProto): { kernel: Float32Array; shape: [number, number]; bias: Float32Array; activation: string }[] {
-  const inits = new Map(model.graph.initializer.map((t) => [t.name ?? '', fromTensorProto(t)]));
-  const nodes = model.graph.node;
-  return nodes.filter((node) => node.op_type === 'Gemm').map((gemm) => {
-    if ((gemm.attribute ?? []).some((a) => ['transA', 'transB'].includes(a.name) && a.i)) throw new Error(`${gemm.name}: transposed Gemm not supported by the bench`);
-    const kernel = inits.get(gemm.input[1]), bias = inits.get(gemm.input[2]);
-    if (!kernel || !bias || kernel.dtype !== 'float32' || bias.dtype !== 'float32') throw new Error(`Gemm ${gemm.output[0]}: float32 initializers expected (use decoder.onnx)`);
-    const next = nodes.find((m) => m.input[0] === gemm.output[0]);
-    const activation = next?.op_type === 'Relu' ? 'relu' : next?.op_type === 'Sigmoid' ? 'sigmoid' : 'linear';
-    return { kernel: kernel.data as Float32Array, shape: [kernel.dims[0], kernel.dims[1]] as [number, number], bias: bias.data as Float32Array, activation };
-  });
-}
-
-/** tfjs (wasm backend) running the same weights with fused matmul + bias + activation per layer. */
-async function tfjsDecoder(path: string, n: number, z: Float32Array): Promise<{ decoder: Decoder; backend: string; check: (x: Float32Array) => Float32Array }> {
-  const backend = await selectBackend('wasm');
-  const layers = denseLayers(decodeModel(await readFile(path))).map((l) => ({
-    kernel: tf.tensor2d(l.kernel, l.shape), bias: tf.tensor1d(l.bias), activation: l.activation,
-  }));
-  const forward = (x: tf.Tensor2D): tf.Tensor2D => tf.tidy(() => {
-    let h = x;
-    for (const l of layers) {
-      const y = tf.fused.matMul({ a: h, b: l.kernel, bias: l.bias, activation: l.activation === 'relu' ? 'relu' : 'linear' });
-      h = (l.activation === 'sigmoid' ? tf.sigmoid(y) : y) as tf.Tensor2D;
-    }
-    return h;
-  });
-  const decode = (input: Float32Array, b: number) => {
-    const x = tf.tensor2d(input, [b, n]);
-    const y = forward(x);
-    const data = y.dataSync() as Float32Array;
-    x.dispose(); y.dispose();
-    return data;
-  };
-  return {
-    backend: `${backend.description}, tfjs ${tf.version.tfjs}`,
-    check: (x) => decode(x, x.length / n),
-    decoder: {
-      name: `tfjs ${tf.version.tfjs} wasm (fused matMul + bias + activation)`,
-      run: (b) => {
-        const input = z.slice(0, b * n);
-        return () => decode(input, b);
-      },
-      release: () => layers.forEach((l) => { l.kernel.dispose(); l.bias.dispose(); }),
-    },
-  };
+/**
+ * Another implementation to time against onnxruntime's (pipeline/bench/decoder.ts: tfjs).
+ * `open` gets the decoder graph's path and the bench's latent vectors, may log a line (e.g.
+ * its parity with onnxruntime), and returns the decoder and what the JSON report adds.
+ */
+export interface Comparison {
+  /** The flag that leaves it out, e.g. 'skip-tfjs'. */
+  skipFlag: string;
+  open(context: { dir: string; path: string; n: number; z: Float32Array; log: (line: string) => void }): Promise<{ decoder: Decoder; report: Record<string, unknown> }>;
 }
 
 const fmtMs = (f: Figure) => `${f.median.toFixed(4)} (best ${f.best.toFixed(4)})`;
 const fmtRate = (f: Figure) => `${Math.round(f.median).toLocaleString('en-US')} (best ${Math.round(f.best).toLocaleString('en-US')})`;
 
-async function main(): Promise<void> {
+/** Parses the command line, measures, prints the table (or JSON) and the verdicts on the targets. */
+export async function main(comparison?: Comparison): Promise<void> {
   const { values } = parseArgs({
     options: {
       model: { type: 'string' }, threads: { type: 'string' }, seconds: { type: 'string', default: '0.2' },
-      rounds: { type: 'string', default: '9' }, json: { type: 'boolean', default: false }, 'skip-tfjs': { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '9' }, json: { type: 'boolean', default: false },
+      ...(comparison ? { [comparison.skipFlag]: { type: 'boolean', default: false } } : {}),
     },
-  });
+  }) as { values: { model?: string; threads?: string; seconds: string; rounds: string; json: boolean } & Record<string, unknown> };
   const dir = values.model ?? releasedModelDir();
   const model = await loadModelDir(dir);
   const n = model.manifest.model.latentSize;
@@ -191,25 +154,17 @@ async function main(): Promise<void> {
     () => vaeDecoder(dir, n, threads, z),
     () => vaeDecoder(dir, n, threads, z, true),
   ];
-  let parity: number | undefined;
-  let tfBackend: string | undefined;
-  if (!values['skip-tfjs']) {
-    const tfjs = await tfjsDecoder(path, n, z);
-    tfBackend = tfjs.backend;
-    // Same weights, same numbers: compare 256 decodes with onnxruntime's.
-    const vae = await loadVae(dir, { device: 'cpu' });
-    const ref = (await vae.decode(z.subarray(0, 256 * n))).pixels;
-    await vae.dispose();
-    const got = tfjs.check(z.slice(0, 256 * n));
-    parity = ref.reduce((m, v, i) => Math.max(m, Math.abs(v - got[i])), 0);
-    log(`tfjs: ${tfBackend}; max |tfjs - onnxruntime| over 256 decodes = ${parity.toExponential(2)}`);
-    decoders.push(async () => tfjs.decoder);
+  let compared: Record<string, unknown> = {};
+  if (comparison && !values[comparison.skipFlag]) {
+    const { decoder, report } = await comparison.open({ dir, path, n, z, log });
+    compared = report;
+    decoders.push(async () => decoder);
   }
   const rows: Row[] = [];
   for (const open of decoders) rows.push(await measure(open, seconds, roundsPerFigure));
 
   if (values.json) {
-    console.log(JSON.stringify({ model: dir, latentSize: n, threads, cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, tfjsBackend: tfBackend, parity, rows }, null, 2));
+    console.log(JSON.stringify({ model: dir, latentSize: n, threads, cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, ...compared, rows }, null, 2));
     return;
   }
   const header = ['runtime', 'batch-1 latency, ms: median (best)', ...BATCHES.map((b) => `batch ${b}, images/s: median (best)`)];
@@ -233,4 +188,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Run as a script (not when pipeline/bench/decoder.ts imports it).
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -1,5 +1,5 @@
 /**
- * `node train/dist/bench/contention.js`: do this machine's cores slow each other down?
+ * `node --import tsx train/bench/contention.ts`: do this machine's cores slow each other down?
  *
  * Times the paper model's 256-row forward/backward in one process alone, then in two
  * separate processes at once (no threads, no shared memory, nothing exchanged), ROUNDS
@@ -10,10 +10,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../backend.js';
-import { createVae, PAPER_MODEL } from '../model.js';
-import { mulberry32, standardNormal } from '../random.js';
-import { computeGradients } from '../step.js';
+import { selectBackend } from '../src/backend.js';
+import { createVae, PAPER_MODEL } from '../src/model.js';
+import { mulberry32, standardNormal } from '../src/random.js';
+import { computeGradients } from '../src/step.js';
 import { PROBES, probeWork, type Probe } from './probes.js';
 
 const ROWS = 256, STEPS = 30, ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

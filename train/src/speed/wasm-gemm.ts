@@ -7,7 +7,7 @@
  * panels, and its kernel wants transposed operands copied out first. In training every
  * right-hand operand is new each step (the weights change, the activations are new), so each
  * of a step's 20 products packs, and the weight-sized copies and packs cost the same at 128
- * rows as at 256: each worker of the two-thread trainer paid them in full (bench/kernels.ts:
+ * rows as at 256: each worker of the two-thread trainer paid them in full (train/bench/kernels.ts:
  * half the rows cost 0.59 of the time; 0.53 with these kernels). Here nothing is packed: the
  * left operand is read one float at a time (any strides, so a transposed one is free) and the
  * right one a row of 8 floats at a time, as it lies.

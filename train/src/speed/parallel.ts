@@ -24,8 +24,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import { adamLayout, sharedAdamMemory, type SharedWasmMemory } from './adam-simd.js';
-import type { RunConfig } from './config.js';
-import type { LossSums, Trainer, TrainerState } from './step.js';
+import type { RunConfig } from '../config.js';
+import type { LossSums, Trainer, TrainerState } from '../step.js';
+import { shardRanges } from './shards.js';
 
 /** What a worker gets at start-up. */
 export interface WorkerInit {
@@ -74,18 +75,6 @@ export function paramCount({ inputSize, hiddenSizes, latentSize }: RunConfig['mo
   return n;
 }
 
-/** Row ranges [start, end) of `rows` split into `parts` contiguous shards, sizes differing by at most 1. */
-export function shardRanges(rows: number, parts: number): [number, number][] {
-  const base = Math.floor(rows / parts), extra = rows % parts;
-  const ranges: [number, number][] = [];
-  for (let k = 0, start = 0; k < parts; k++) {
-    const end = start + base + (k < extra ? 1 : 0);
-    ranges.push([start, end]);
-    start = end;
-  }
-  return ranges;
-}
-
 interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void }
 
 interface Thread { worker: Worker; pending: Map<number, Pending> }
@@ -125,7 +114,7 @@ function addUp(sums: { bce: number; kl: number }[], count: number): LossSums {
 }
 
 /**
- * Built, this file is `dist/parallel.js` and `dist/worker.js` sits next to it. Run from
+ * Built, this file is `dist/speed/parallel.js` and `dist/speed/worker.js` sits next to it. Run from
  * source (tests, via tsx) it is `parallel.ts`: then the worker registers tsx itself and
  * imports `worker.ts`, because on Node 20 a worker does not get the `--import tsx` hooks
  * of its parent, nor from `execArgv` (nodejs/node#47747).

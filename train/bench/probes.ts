@@ -1,5 +1,5 @@
 /**
- * Small probes for `contention.js`: each exercises one resource a core might share with
+ * Small probes for `contention.ts`: each exercises one resource a core might share with
  * its neighbour, so timing them alone and two at once tells which resource the two cores
  * contend for:
  *

@@ -1,15 +1,11 @@
-/**
- * The `vae train` and `vae evaluate` subcommands, as yargs command modules. The `vae`
- * binary (package `pipeline`) collects the subcommands of every package.
- */
+/** `vae train`, as a yargs command module (collected by the `vae` binary, cli.ts), on @vae/train's `train`. */
 import { SingleBar } from 'cli-progress';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { BACKEND_CHOICES, type BackendChoice } from './backend.js';
-import { DEFAULT_THREADS, PAPER_DEFAULTS } from './config.js';
-import type { DatasetName } from './data/datasets.js';
-import { evaluateRun, formatTable1 } from './evaluate.js';
-import { train, type EpochRecord, type LossMeans } from './train.js';
+import {
+  BACKEND_CHOICES, DEFAULT_THREADS, PAPER_DEFAULTS, train,
+  type BackendChoice, type DatasetName, type EpochRecord, type LossMeans,
+} from '@vae/train';
 
 const fmt = (m: LossMeans) => `bce ${m.bce.toFixed(2)} kl ${m.kl.toFixed(2)} total ${m.total.toFixed(2)}`;
 
@@ -27,7 +23,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .usage('$0 train [options]\n\nTrains the paper\'s MLP VAE. Defaults are the paper\'s: n = 64, beta = 1, Adam lr 1e-4, batch 256, 300 epochs.\nCtrl-C saves a checkpoint and exits; continue with --resume.')
       .option('out', { type: 'string', describe: 'Run directory [default: runs/<dataset>-n<latent>-beta<beta>]' })
       .option('dataset', { choices: ['mnist', 'fashion-mnist'] as const, default: PAPER_DEFAULTS.dataset, describe: 'Training data' })
-      .option('data-dir', { type: 'string', describe: 'Folder with the four IDX files (else $VAE_DATA_DIR, ../shared/datasets, the download cache)' })
+      .option('data-dir', { type: 'string', describe: 'Folder with the four IDX files (else $VAE_DATA_DIR; for fashion-mnist, Debian\'s dataset-fashion-mnist package; else a download into the per-user cache)' })
       .option('latent', { alias: 'n', type: 'number', default: PAPER_DEFAULTS.model.latentSize, describe: 'Latent dimension n' })
       .option('hidden', { type: 'array', number: true, default: PAPER_DEFAULTS.model.hiddenSizes, describe: 'Hidden layer sizes (decoder mirrors them)' })
       .option('beta', { type: 'number', default: PAPER_DEFAULTS.beta, describe: 'KL weight: loss = BCE + beta * KL' })
@@ -100,24 +96,5 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       bar?.stop();
       process.off('SIGINT', onSigint);
     }
-  },
-};
-
-interface EvaluateArgs { runs: string[]; backend: BackendChoice; 'data-dir'?: string; json: boolean }
-
-export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
-  command: 'evaluate <runs..>',
-  describe: 'Full-test-set BCE, KL and total of trained runs, as rows of the paper\'s Table 1',
-  builder: (y: Argv) =>
-    y
-      .positional('runs', { type: 'string', array: true, demandOption: true, describe: 'Run directories written by vae train' })
-      .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'tfjs backend' })
-      .option('data-dir', { type: 'string', describe: 'Folder with the IDX files' })
-      .option('json', { type: 'boolean', default: false, describe: 'Print JSON instead of a table' }) as unknown as Argv<EvaluateArgs>,
-  handler: async (a) => {
-    const rows = [];
-    for (const run of a.runs) rows.push(await evaluateRun(run, { backend: a.backend, dataDir: a['data-dir'] }));
-    if (a.json) console.log(JSON.stringify(rows, null, 2));
-    else console.log(formatTable1(rows) + `\n\n(${rows[0]?.images ?? 0} test images, ${rows[0]?.backend ?? ''})`);
   },
 };
