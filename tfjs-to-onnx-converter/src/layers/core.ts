@@ -63,8 +63,8 @@ registerLayerConverter('Flatten', (call, ctx) => {
 
 registerLayerConverter('Reshape', (call, ctx) => {
   const x = ctx.logical(only(call));
-  const target = call.config.targetShape as number[];
-  // 0 copies the batch dimension; tfjs' target has no 0 and at most one -1.
+  // tfjs keeps the inferred dimension (-1) as null. 0 copies the batch dimension.
+  const target = (call.config.targetShape as (number | null)[]).map((d) => d ?? -1);
   const shape = ctx.int64Const(`${call.layer.name}/shape`, [0, ...target]);
   return { name: ctx.op(call.layer.name, 'Reshape', [x.name, shape]), shape: call.outputShapes[0], perm: identity(target.length + 1) };
 }, 'Reshape (in tfjs order)');

@@ -42,8 +42,8 @@ function padding(call: LayerCall, spatial: (number | null)[], kernel: number[], 
   const n = kernel.length;
   if (mode === 'valid') return [ints('pads', new Array<number>(2 * n).fill(0))];
   const effective = kernel.map((k, i) => (k - 1) * dilations[i] + 1);
-  if (mode === 'causal') return [ints('pads', [...effective.map((k) => k - 1), ...new Array<number>(n).fill(0)])];
-  if (mode !== 'same') throw unsupported(call, 'padding', mode, 'valid, same, causal (Conv1D)');
+  // tfjs 4.22 cannot run "causal" itself (NotImplementedError), so there is nothing to match.
+  if (mode !== 'same') throw unsupported(call, 'padding', mode, 'valid, same');
   if (spatial.some((d) => d === null)) return [str('auto_pad', 'SAME_UPPER')];
   const total = spatial.map((d, i) => Math.max((Math.ceil(d! / strides[i]) - 1) * strides[i] + effective[i] - d!, 0));
   return [ints('pads', [...total.map((t) => Math.floor(t / 2)), ...total.map((t) => t - Math.floor(t / 2))])];
@@ -75,7 +75,7 @@ function convolution(call: LayerCall, ctx: ConversionContext, n: number): Tensor
   return applyActivation(call, ctx, { name: y, shape: call.outputShapes[0], perm });
 }
 
-registerLayerConverter('Conv1D', (call, ctx) => convolution(call, ctx, 1), 'Conv (valid, same, causal; strides, dilation)');
+registerLayerConverter('Conv1D', (call, ctx) => convolution(call, ctx, 1), 'Conv (valid, same; strides, dilation)');
 registerLayerConverter('Conv2D', (call, ctx) => convolution(call, ctx, 2), 'Conv (valid, same; strides, dilation, both dataFormats)');
 
 registerLayerConverter('DepthwiseConv2D', (call, ctx) => {
