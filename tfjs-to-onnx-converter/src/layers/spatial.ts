@@ -117,8 +117,10 @@ registerLayerConverter('Conv2DTranspose', (call, ctx) => {
   const kernel = weight(call, 'kernel');
   const k = kernel.shape.slice(0, 2);
   const strides = tuple(call.config.strides, 2, 1);
-  const dilations = tuple(call.config.dilationRate, 2, 1);
-  if (dilations.some((d) => d !== 1)) throw unsupported(call, 'dilationRate', call.config.dilationRate, '1');
+  // tfjs' getConfig drops dilationRate here and its kernel ignores it, while Keras honours it:
+  // a model that sets it has no single meaning, so refuse it rather than guess.
+  const dilationRate = (call.layer as unknown as { dilationRate?: unknown }).dilationRate;
+  if (tuple(dilationRate, 2, 1).some((d) => d !== 1)) throw unsupported(call, 'dilationRate', dilationRate, '1');
   const mode = call.config.padding ?? 'valid';
   if (mode !== 'valid' && mode !== 'same') throw unsupported(call, 'padding', mode, 'valid, same');
   // tfjs' output is in·s + max(k - s, 0) (valid) or in·s (same); ONNX's is (in-1)·s + k - pads + output_padding.
