@@ -39,3 +39,4 @@ export async function convertToFile(source: ModelSource, path: string, options: 
   await writeFileAtomic(path, result.bytes);
   return result;
 }
+export { renderLayerTable, withLayerTable } from './table.js';

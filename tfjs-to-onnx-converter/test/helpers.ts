@@ -29,9 +29,10 @@ export function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array 
 /** Replaces every weight with seeded values; variances stay positive. */
 export function seedWeights(model: tf.LayersModel, seed = 1): void {
   const values = model.weights.map((v, i) => {
-    const size = v.shape.reduce((a, b) => a * b, 1);
+    const shape = v.shape as number[];
+    const size = shape.reduce((a, b) => a * b, 1);
     const positive = /variance/.test(v.originalName ?? v.name);
-    return tf.tensor(uniform(size, seed * 1000 + i, positive ? 0.5 : -1, positive ? 1.5 : 1), v.shape);
+    return tf.tensor(uniform(size, seed * 1000 + i, positive ? 0.5 : -1, positive ? 1.5 : 1), shape);
   });
   model.setWeights(values);
 }

@@ -13,7 +13,7 @@ const only = (call: LayerCall): TensorRef => {
 
 registerLayerConverter('InputLayer', (call) => call.inputs, 'a graph input (batch dim "N", null dims dynamic)');
 
-for (const className of ['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']) {
+for (const className of ['Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']) {
   registerLayerConverter(className, (call) => only(call), 'nothing (identity at inference)');
 }
 
