@@ -15,8 +15,8 @@ import { channelsFirst, identity, permute } from './layout.js';
 export const PRODUCER = 'tfjs-to-onnx-converter';
 export const VERSION = '0.1.0';
 export const DEFAULT_OPSET = 17;
-/** IR version 8 is onnx 1.12's (opsets up to 17); onnxruntime 1.30 reads IR 3 to 11. */
-const IR_VERSION = 8;
+/** The IR version each opset came with (onnx 1.12: IR 8, opset 17; onnx 1.16: IR 10, opset 21). */
+const IR_FOR_OPSET: Record<number, number> = { 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 };
 
 /** The parts of tfjs' SymbolicTensor and Node the walk uses (tfjs does not export the types). */
 interface Symbolic { id: number; shape: Shape; dtype: string; sourceLayer: tf.layers.Layer; nodeIndex: number; tensorIndex: number }
@@ -111,7 +111,8 @@ function nameOutput(ctx: ConversionContext, from: string, to: string, renamed: M
 
 export function convertModel(model: tf.LayersModel, options: ConvertOptions = {}): ConversionResult {
   const opset = options.opset ?? DEFAULT_OPSET;
-  if (!Number.isInteger(opset) || opset < 13) throw new Error(`opset ${opset} is not supported (13 or newer; default ${DEFAULT_OPSET})`);
+  const irVersion = IR_FOR_OPSET[opset];
+  if (irVersion === undefined) throw new Error(`opset ${opset} is not supported (13 to 21; default ${DEFAULT_OPSET})`);
   const nchwIo = options.nchwIo ?? false;
   const ctx = new ConversionContext(opset, nchwIo);
   const graphInputs: ValueInfoProto[] = [];
@@ -134,7 +135,7 @@ export function convertModel(model: tf.LayersModel, options: ConvertOptions = {}
   });
 
   const onnx: ModelProto = {
-    ir_version: IR_VERSION,
+    ir_version: irVersion,
     opset_import: [{ domain: '', version: opset }],
     producer_name: PRODUCER,
     producer_version: VERSION,

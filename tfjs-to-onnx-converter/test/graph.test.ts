@@ -78,6 +78,7 @@ test('ModelProto: opset, producer, metadata naming the source, dynamic batch and
   const result = await assertParity(model, { dynamic: [5, 7], opset: 18 });
   const m = decodeModel(result.bytes);
   assert.deepEqual(m.opset_import, [{ domain: '', version: 18 }]);
+  assert.equal(m.ir_version, 8);
   assert.equal(m.producer_name, 'tfjs-to-onnx-converter');
   const meta = Object.fromEntries((m.metadata_props ?? []).map((p) => [p.key, p.value]));
   assert.equal(meta['source'], 'tensorflow.js LayersModel');
@@ -115,6 +116,24 @@ test('an unsupported option names the layer and the option', async () => {
   await assert.rejects(convertLayersModel(model), /^ConversionError: layer "up" \(Conv2DTranspose\): unsupported dilationRate=\[2,2\] \(supported: 1\)$/);
   const ln = sequential([3, 4], [L.layerNormalization({ axis: 1, name: 'ln' })]);
   await assert.rejects(convertLayersModel(ln), /layer "ln" \(LayerNormalization\): unsupported axis=\[1\] \(supported: trailing axes\)/);
-  await assert.rejects(convertLayersModel(sequential([3], [L.dense({ units: 1 })]), { opset: 11 }), /opset 11 is not supported/);
+  await assert.rejects(convertLayersModel(sequential([3], [L.dense({ units: 1 })]), { opset: 11 }), /opset 11 is not supported \(13 to 21; default 17\)/);
   assert.equal(typeof unsupported, 'function');
+});
+
+test('a Flatten in NCHW order feeding Dense and Concatenate: Dense folds it, Concatenate gets it materialized', async () => {
+  const x = tf.input({ shape: [5, 4, 2], name: 'x' });
+  const v = tf.input({ shape: [3], name: 'v' });
+  const flat = L.flatten().apply(L.conv2d({ filters: 3, kernelSize: 2 }).apply(x)) as tf.SymbolicTensor;
+  const dense = L.dense({ units: 2 }).apply(flat) as tf.SymbolicTensor;
+  const cat = L.concatenate().apply([flat, v]) as tf.SymbolicTensor;
+  const result = await assertParity(tf.model({ inputs: [x, v], outputs: [dense, cat] }));
+  // The input's Transpose and the one materializing tfjs' flatten order for Concatenate.
+  assert.equal(countOps(result, 'Transpose'), 2);
+});
+
+test('merging inputs of different ranks: tfjs inserts axes after the batch axis, so does the converter', async () => {
+  const a = tf.input({ shape: [3, 4], name: 'a' });
+  const c = tf.input({ shape: [4], name: 'c' });
+  const result = await assertParity(tf.model({ inputs: [a, c], outputs: L.add({ name: 'mix' }).apply([a, c]) as tf.SymbolicTensor }));
+  assert.equal(countOps(result, 'Unsqueeze'), 1);
 });

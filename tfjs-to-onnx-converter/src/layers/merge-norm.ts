@@ -3,12 +3,28 @@ import { float, int } from '../attributes.js';
 import { ConversionError, unsupported, type LayerCall, type TensorRef } from '../context.js';
 import { registerLayerConverter } from '../registry.js';
 import { identity, normalizeAxis } from '../layout.js';
-import { findWeight } from '../weights.js';
+import { findWeight, weight } from '../weights.js';
+
+/**
+ * tfjs merges inputs of lower rank by inserting axes after the batch axis ([N, 4] with [N, 3, 4]
+ * is [N, 1, 4]); ONNX broadcasting would align them to the right, batch included. Unsqueeze them.
+ */
+function sameRank(call: LayerCall, ctx: Parameters<Parameters<typeof registerLayerConverter>[1]>[1]): TensorRef[] {
+  const rank = Math.max(...call.inputs.map((t) => t.shape.length));
+  return call.inputs.map((t, i) => {
+    if (t.shape.length === rank) return t;
+    const x = ctx.logical(t);
+    const added = rank - x.shape.length;
+    const axes = ctx.int64Const(`${call.layer.name}/axes_${i}`, Array.from({ length: added }, (_, k) => k + 1));
+    const shape = [x.shape[0], ...new Array<number>(added).fill(1), ...x.shape.slice(1)];
+    return { name: ctx.op(call.layer.name, 'Unsqueeze', [x.name, axes]), shape, perm: identity(rank) };
+  });
+}
 
 /** Elementwise merges keep a layout all inputs share (NCHW stays NCHW), else go tfjs' layout. */
 function elementwise(variadic: string, binary?: string) {
   return (call: LayerCall, ctx: Parameters<Parameters<typeof registerLayerConverter>[1]>[1]): TensorRef => {
-    const inputs = ctx.common(call.inputs);
+    const inputs = ctx.common(sameRank(call, ctx));
     const names = inputs.map((t) => t.name);
     let y: string;
     if (binary) {
@@ -44,8 +60,8 @@ registerLayerConverter('BatchNormalization', (call, ctx) => {
   const name = call.layer.name;
   const x = ctx.unflat(only(call));
   const axis = Number(call.config.axis ?? -1);
-  const mean = findWeight(call, 'moving_mean')!;
-  const variance = findWeight(call, 'moving_variance')!;
+  const mean = weight(call, 'moving_mean');
+  const variance = weight(call, 'moving_variance');
   const gamma = findWeight(call, 'gamma')?.data ?? ones(mean.data.length);
   const beta = findWeight(call, 'beta')?.data ?? new Float32Array(mean.data.length);
   const epsilon = Number(call.config.epsilon ?? 1e-3);
