@@ -82,6 +82,15 @@ test('a model saved as model.json + two shards loads back and converts from its 
   }
 });
 
+test('tfjs ModelArtifacts (what a save handler receives) convert directly', async () => {
+  const model = convNet();
+  seedWeights(model, 8);
+  const fromArtifacts = await convertLayersModel(await artifactsOf(model));
+  const direct = await convertLayersModel(model);
+  assert.deepEqual(fromArtifacts.model.graph.initializer.map((t) => t.raw_data), direct.model.graph.initializer.map((t) => t.raw_data));
+  assert.deepEqual(fromArtifacts.summary.ops, direct.summary.ops);
+});
+
 for (const quantize of ['uint8', 'float16'] as const) {
   test(`${quantize}-quantized weights are dequantized by tfjs' decoder and convert`, async () => {
     const model = convNet();
