@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { decodeModel } from '@vae/models/onnx';
 import { ConversionError, convertLayersModel, registerLayerConverter, supportedLayers, unsupported } from '../src/index.js';
 import * as ort from 'onnxruntime-node';
-import { assertClose, assertParity, countOps, sequential, uniform } from './helpers.js';
+import { assertClose, assertParity, countOps, seedWeights, sequential, uniform } from './helpers.js';
 
 const L = tf.layers;
 
@@ -136,4 +136,18 @@ test('merging inputs of different ranks: tfjs inserts axes after the batch axis,
   const c = tf.input({ shape: [4], name: 'c' });
   const result = await assertParity(tf.model({ inputs: [a, c], outputs: L.add({ name: 'mix' }).apply([a, c]) as tf.SymbolicTensor }));
   assert.equal(countOps(result, 'Unsqueeze'), 1);
+});
+
+test('BatchNormalization on axis 1 is per channel (checked against the formula: tfjs 4.22 cpu applies it cyclically there)', async () => {
+  const model = sequential([3, 4, 5], [L.batchNormalization({ axis: 1, epsilon: 0.01, name: 'bn' })]);
+  seedWeights(model, 4);
+  const [gamma, beta, mean, variance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((k) =>
+    model.getLayer('bn').weights.find((w) => w.name.includes(k))!.read().reshape([1, 3, 1, 1]));
+  const input = uniform(2 * 3 * 4 * 5, 9);
+  const x = tf.tensor(input, [2, 3, 4, 5]);
+  const want = tf.tidy(() => x.sub(mean).div(variance.add(0.01).sqrt()).mul(gamma).add(beta).dataSync() as Float32Array);
+  const session = await ort.InferenceSession.create((await convertLayersModel(model)).bytes);
+  const got = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, [2, 3, 4, 5]) });
+  assertClose(got[session.outputNames[0]].data as Float32Array, want, 'bn');
+  await session.release();
 });

@@ -70,6 +70,16 @@ const cases: Case[] = [
   ['LayerNormalization after conv', () => sequential(img, [L.conv2d({ filters: 3, kernelSize: 3 }), L.layerNormalization({ epsilon: 1e-5 })])],
   ['Permute', () => sequential([2, 3, 4], [L.permute({ dims: [3, 1, 2] })])],
   ['Permute after conv then Dense', () => sequential(img, [L.conv2d({ filters: 3, kernelSize: 3 }), L.permute({ dims: [2, 1, 3] }), L.dense({ units: 2 })])],
+  ['channelsFirst: Conv2D, pooling, padding, upsampling, cropping', () => sequential([3, 6, 5], [
+    L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', dataFormat: 'channelsFirst' }),
+    L.maxPooling2d({ poolSize: 2, dataFormat: 'channelsFirst' }), L.zeroPadding2d({ padding: 1, dataFormat: 'channelsFirst' }),
+    L.upSampling2d({ size: [2, 2], dataFormat: 'channelsFirst' }), L.cropping2D({ cropping: [[1, 1], [0, 2]], dataFormat: 'channelsFirst' }),
+    L.globalAveragePooling2d({ dataFormat: 'channelsFirst' }),
+  ])],
+  ['a conv net at opset 13 (IR 7)', () => sequential(img, [
+    L.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu6' }), L.upSampling2d({ size: [2, 2] }), L.zeroPadding2d({ padding: 1 }),
+    L.flatten(), L.dense({ units: 2, activation: 'gelu' }), L.repeatVector({ n: 2 }),
+  ]), { opset: 13 }],
   ['RepeatVector', () => sequential([4], [L.repeatVector({ n: 3 })])],
 ];
 
