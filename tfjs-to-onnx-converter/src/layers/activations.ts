@@ -34,16 +34,24 @@ const ACTIVATIONS: Record<string, Unary> = {
     const cdf = ctx.op(layer, 'Add', [ctx.op(layer, 'Erf', [scaled]), ctx.floatConst(`${layer}/one`, [], Float32Array.of(1))]);
     return ctx.op(layer, 'Mul', [ctx.op(layer, 'Mul', [x, cdf]), ctx.floatConst(`${layer}/half`, [], Float32Array.of(0.5))]);
   },
+  // tfjs' gelu_new is the tanh approximation: x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³))).
+  gelu_new: (ctx, layer, x) => {
+    const c = (name: string, v: number) => ctx.floatConst(`${layer}/${name}`, [], Float32Array.of(v));
+    const cube = ctx.op(layer, 'Mul', [ctx.op(layer, 'Mul', [x, x]), x]);
+    const inner = ctx.op(layer, 'Add', [x, ctx.op(layer, 'Mul', [cube, c('k', 0.044715)])]);
+    const t = ctx.op(layer, 'Tanh', [ctx.op(layer, 'Mul', [inner, c('sqrt_2_over_pi', Math.sqrt(2 / Math.PI))])]);
+    return ctx.op(layer, 'Mul', [ctx.op(layer, 'Mul', [x, ctx.op(layer, 'Add', [t, c('one', 1)])]), c('half', 0.5)]);
+  },
 };
 
-export const ACTIVATION_NAMES = [...Object.keys(ACTIVATIONS), 'softmax'];
+export const ACTIVATION_NAMES = [...Object.keys(ACTIVATIONS), 'softmax', 'logSoftmax'];
 
 function clip(ctx: ConversionContext, layer: string, x: string, min: number, max: number): string {
   return ctx.op(layer, 'Clip', [x, ctx.floatConst(`${layer}/min`, [], Float32Array.of(min)), ctx.floatConst(`${layer}/max`, [], Float32Array.of(max))]);
 }
 
-function softmax(ctx: ConversionContext, layer: string, x: TensorRef, axis: number): TensorRef {
-  return { ...x, name: ctx.op(layer, 'Softmax', [x.name], [int('axis', ctx.physicalAxis(x, axis))]) };
+function softmax(ctx: ConversionContext, layer: string, x: TensorRef, axis: number, op = 'Softmax'): TensorRef {
+  return { ...x, name: ctx.op(layer, op, [x.name], [int('axis', ctx.physicalAxis(x, axis))]) };
 }
 
 /** Applies the activation named by a layer's `activation` option to `x` (its own output). */
@@ -51,6 +59,7 @@ export function applyActivation(call: LayerCall, ctx: ConversionContext, x: Tens
   const layer = call.layer.name;
   if (name === undefined || name === null) return x;
   if (name === 'softmax') return softmax(ctx, layer, x, -1);
+  if (name === 'logSoftmax') return softmax(ctx, layer, x, -1, 'LogSoftmax');
   const fn = typeof name === 'string' ? ACTIVATIONS[name] : undefined;
   if (!fn) throw unsupported(call, 'activation', name, ACTIVATION_NAMES.join(', '));
   return { ...x, name: fn(ctx, layer, x.name) };
