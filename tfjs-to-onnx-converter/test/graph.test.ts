@@ -151,3 +151,28 @@ test('BatchNormalization on axis 1 is per channel (checked against the formula: 
   assertClose(got[session.outputNames[0]].data as Float32Array, want, 'bn');
   await session.release();
 });
+
+test('Embedding: float or int32 indices gather rows as tfjs does', async () => {
+  for (const dtype of ['float32', 'int32'] as const) {
+    const ids = tf.input({ shape: [5], dtype, name: 'ids' });
+    const model = tf.model({ inputs: ids, outputs: L.dense({ units: 2 }).apply(L.embedding({ inputDim: 7, outputDim: 3 }).apply(ids)) as tf.SymbolicTensor });
+    seedWeights(model, 2);
+    const values = [0, 6, 3, 3, 1, 5, 2, 4, 0, 6];
+    const result = await convertLayersModel(model);
+    const session = await ort.InferenceSession.create(result.bytes);
+    const feed = dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values);
+    const got = await session.run({ ids: new ort.Tensor(dtype, feed, [2, 5]) });
+    const want = tf.tidy(() => (model.predict(tf.tensor(values, [2, 5], dtype)) as tf.Tensor).dataSync() as Float32Array);
+    assertClose(got[session.outputNames[0]].data as Float32Array, want, `embedding (${dtype} ids)`);
+    await session.release();
+  }
+});
+
+test('a functional model nested twice (shared) is inlined once per call', async () => {
+  const u = tf.input({ shape: [4] });
+  const block = tf.model({ inputs: u, outputs: L.dense({ units: 4, activation: 'tanh', name: 'block_dense' }).apply(u) as tf.SymbolicTensor, name: 'block' });
+  const x = tf.input({ shape: [4], name: 'x' });
+  const y = block.apply(block.apply(x)) as tf.SymbolicTensor;
+  const result = await assertParity(tf.model({ inputs: x, outputs: y }));
+  assert.equal(countOps(result, 'Gemm'), 2);
+});

@@ -1,4 +1,5 @@
 /** Core layers: Dense, Flatten, Reshape, Permute, RepeatVector and the identity-at-inference ones. */
+import { DataType } from '@vae/models/onnx';
 import { int } from '../attributes.js';
 import { ConversionError, type LayerCall, type TensorRef } from '../context.js';
 import { registerLayerConverter } from '../registry.js';
@@ -93,3 +94,13 @@ for (const className of ['Sequential', 'Model', 'Functional']) {
     throw new ConversionError(call.layer.name, className, 'nested models are inlined by the graph walk, not by a converter');
   }, 'inlined (its graph is converted in place)');
 }
+
+registerLayerConverter('Embedding', (call, ctx) => {
+  const name = call.layer.name;
+  const x = ctx.logical(only(call));
+  const table = weight(call, 'embeddings');
+  // tfjs casts the indices to int32 (float inputs truncate); Gather wants int32 or int64 indices.
+  const indices = ctx.op(name, 'Cast', [x.name], [int('to', DataType.INT64)]);
+  const y = ctx.op(name, 'Gather', [ctx.floatConst(`${name}/embeddings`, table.shape, table.data), indices], [int('axis', 0)]);
+  return { name: y, shape: call.outputShapes[0], perm: identity(call.outputShapes[0].length) };
+}, 'Cast + Gather (maskZero only affects later layers and is not converted)');
