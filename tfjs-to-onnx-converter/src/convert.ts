@@ -83,8 +83,11 @@ function dims(shape: Shape, name: string): DimensionProto[] {
   return shape.map((d, i) => (d !== null ? { dim_value: d } : { dim_param: i === 0 ? 'N' : `${name}_dim${i}` }));
 }
 
+const ELEM_TYPES: Record<string, number> = { float32: DataType.FLOAT, int32: DataType.INT32 };
+
 function valueInfo(name: string, shape: Shape, dtype: string): ValueInfoProto {
-  const elem = dtype === 'int32' ? DataType.INT32 : DataType.FLOAT;
+  const elem = ELEM_TYPES[dtype];
+  if (elem === undefined) throw new Error(`graph input or output "${name}" is ${dtype}; supported: ${Object.keys(ELEM_TYPES).join(', ')}`);
   return { name, type: { tensor_type: { elem_type: elem, shape: { dim: dims(shape, name) } } } };
 }
 
