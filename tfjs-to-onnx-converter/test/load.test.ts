@@ -1,7 +1,7 @@
 /** model.json + weight shards on disk: the loader, quantized weights, hostile manifests, atomic writes. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -120,6 +120,19 @@ test('shard paths that leave the model folder are rejected, naming the file and 
     } finally {
       await rm(dir, { recursive: true });
     }
+  }
+});
+
+test('a shard that is a symlink out of the model folder is rejected', async () => {
+  const outside = await mkdtemp(join(tmpdir(), 'tfjs2onnx-outside-'));
+  const dir = await saveToDir(convNet(), undefined, (json) => { json.weightsManifest[0].paths[0] = 'weights/link.bin'; });
+  try {
+    await writeFile(join(outside, 'secret.bin'), new Uint8Array(8));
+    await symlink(join(outside, 'secret.bin'), join(dir, 'weights', 'link.bin'));
+    await assert.rejects(loadLayersModelFromDir(dir), /model\.json: weightsManifest\[0\]\.paths\[0\] = "weights\/link\.bin" resolves to .*secret\.bin, outside the model folder/);
+  } finally {
+    await rm(dir, { recursive: true });
+    await rm(outside, { recursive: true });
   }
 });
 
