@@ -1,6 +1,6 @@
 /** Merge layers (elementwise and Concatenate) and the normalization layers. */
 import { float, int } from '../attributes.js';
-import { ConversionError, unsupported, type LayerCall, type TensorRef } from '../context.js';
+import { type ConversionContext, ConversionError, unsupported, type LayerCall, type TensorRef } from '../context.js';
 import { registerLayerConverter } from '../registry.js';
 import { identity, normalizeAxis } from '../layout.js';
 import { findWeight, weight } from '../weights.js';
@@ -9,7 +9,7 @@ import { findWeight, weight } from '../weights.js';
  * tfjs merges inputs of lower rank by inserting axes after the batch axis ([N, 4] with [N, 3, 4]
  * is [N, 1, 4]); ONNX broadcasting would align them to the right, batch included. Unsqueeze them.
  */
-function sameRank(call: LayerCall, ctx: Parameters<Parameters<typeof registerLayerConverter>[1]>[1]): TensorRef[] {
+function sameRank(call: LayerCall, ctx: ConversionContext): TensorRef[] {
   const rank = Math.max(...call.inputs.map((t) => t.shape.length));
   return call.inputs.map((t, i) => {
     if (t.shape.length === rank) return t;
@@ -23,7 +23,7 @@ function sameRank(call: LayerCall, ctx: Parameters<Parameters<typeof registerLay
 
 /** Elementwise merges keep a layout all inputs share (NCHW stays NCHW), else go tfjs' layout. */
 function elementwise(variadic: string, binary?: string) {
-  return (call: LayerCall, ctx: Parameters<Parameters<typeof registerLayerConverter>[1]>[1]): TensorRef => {
+  return (call: LayerCall, ctx: ConversionContext): TensorRef => {
     const inputs = ctx.common(sameRank(call, ctx));
     const names = inputs.map((t) => t.name);
     let y: string;
