@@ -1,0 +1,9 @@
+/** Regenerates the README's supported-layers table from the registry: node --import tsx scripts/readme-table.ts */
+import { readFile, writeFile } from 'node:fs/promises';
+import { withLayerTable } from '../src/index.js';
+
+const path = new URL('../README.md', import.meta.url);
+const before = await readFile(path, 'utf8');
+const after = withLayerTable(before);
+if (after !== before) await writeFile(path, after);
+console.log(after === before ? 'README table is up to date' : 'README table updated');

@@ -1,0 +1,42 @@
+/**
+ * tfjs-to-onnx-converter: a TensorFlow.js LayersModel as a standard ONNX graph.
+ *
+ *   const { model, bytes, summary } = await convertLayersModel(tfModel | artifacts | 'model/dir', { opset, nchwIo });
+ */
+import * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic } from '@vae/models/node';
+import './layers/index.js';
+import { convertModel, type ConversionResult } from './convert.js';
+import { loadLayersModelFromArtifacts, loadLayersModelFromDir } from './load.js';
+import type { ConvertOptions } from './context.js';
+
+export { registerLayerConverter, supportedLayers, type LayerConverter, type RegisteredLayer } from './registry.js';
+export { ConversionContext, ConversionError, unsupported, type ConvertOptions, type LayerCall, type TensorRef, type Shape } from './context.js';
+export { PRODUCER, VERSION, DEFAULT_OPSET, type ConversionResult, type ConversionSummary } from './convert.js';
+export { loadLayersModelFromDir, loadLayersModelFromArtifacts, readModelArtifacts, fileSystemHandler } from './load.js';
+export { applyActivation, ACTIVATION_NAMES } from './layers/activations.js';
+export * as attributes from './attributes.js';
+export * as layout from './layout.js';
+export { weight, findWeight } from './weights.js';
+
+export type ModelSource = tf.LayersModel | tf.io.ModelArtifacts | string;
+
+async function resolveModel(source: ModelSource): Promise<tf.LayersModel> {
+  if (typeof source === 'string') return loadLayersModelFromDir(source);
+  if (source instanceof tf.LayersModel) return source;
+  if (source && typeof source === 'object' && 'modelTopology' in source) return loadLayersModelFromArtifacts(source);
+  throw new Error('convertLayersModel: expected a tf.LayersModel, tfjs ModelArtifacts or a model.json path');
+}
+
+/** Converts a LayersModel (in memory, as ModelArtifacts, or a model.json path / folder) to ONNX. */
+export async function convertLayersModel(source: ModelSource, options: ConvertOptions = {}): Promise<ConversionResult> {
+  return convertModel(await resolveModel(source), options);
+}
+
+/** Converts and writes the .onnx file atomically: nothing is written when conversion fails. */
+export async function convertToFile(source: ModelSource, path: string, options: ConvertOptions = {}): Promise<ConversionResult> {
+  const result = await convertLayersModel(source, options);
+  await writeFileAtomic(path, result.bytes);
+  return result;
+}
+export { renderLayerTable, withLayerTable } from './table.js';
