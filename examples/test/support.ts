@@ -5,6 +5,8 @@
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +73,37 @@ export async function installExample(name: string, root: string, tarballs: Map<s
   await writeFile(pkgPath, JSON.stringify(pkg, null, 2));
   await npm(['install', '--prefer-offline'], dir);
   return dir;
+}
+
+/**
+ * The executable of the `deno` or `bun` devDependency as npm installed it. Both npm packages
+ * carry their binary in a platform package, an optionalDependency that npm installs for this
+ * os / cpu / libc only (@deno/linux-x64-glibc, @oven/bun-linux-x64, ...); their postinstall
+ * scripts, which would only copy or link that binary into place, are denied by the root
+ * package.json's allowScripts, so the binary is run from the platform package itself.
+ * Undefined where none was installed (a platform without a build).
+ */
+export function runtimeBinary(name: 'deno' | 'bun'): string | undefined {
+  const require = createRequire(join(EXAMPLES, 'package.json'));
+  const { platform } = process;
+  const exe = platform === 'win32' ? `${name}.exe` : name;
+  const candidates = name === 'deno'
+    ? [`@deno/${platform}-${process.arch}${platform === 'linux' ? '-glibc' : ''}/${exe}`]
+    : ['', '-musl'].map((libc) => `@oven/bun-${platform}-${process.arch === 'arm64' ? 'aarch64' : process.arch}${libc}/bin/${exe}`);
+  for (const candidate of candidates) {
+    const pkg = candidate.split('/').slice(0, 2).join('/');
+    let dir: string;
+    try { dir = dirname(require.resolve(`${pkg}/package.json`)); } catch { continue; }
+    const file = join(dir, candidate.slice(pkg.length + 1));
+    if (existsSync(file)) return file;
+  }
+  return undefined;
+}
+
+/** The version of an installed npm package (from its package.json). */
+export function installedVersion(name: string): string {
+  const require = createRequire(join(EXAMPLES, 'package.json'));
+  return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
 }
 
 export async function tempRoot(prefix: string): Promise<{ dir: string; remove(): Promise<void> }> {
