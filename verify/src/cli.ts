@@ -2,11 +2,11 @@
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError, type Range } from './onnx-data.js';
 import { formatOnnxTable, onnxReportJson, ONNX_REPORT_JSON, ONNX_REPORT_MD, type OnnxParityReport, type Tolerance } from './onnx-report.js';
-import { DEFAULT_ATOL, DEFAULT_NODE_THRESHOLD, DEFAULT_QUANTILE, DEFAULT_RTOL, isModelFolder, verifyOnnx, type OnnxVerifyOptions } from './onnx-verify.js';
+import { DEFAULT_ATOL, DEFAULT_NODE_THRESHOLD, DEFAULT_QUANTILE, DEFAULT_RTOL, isModelFolder, verifyOnnx, type OnnxVerifyOptions } from './verify-onnx.js';
 import { formatTable, reportJson, REPORT_JSON, REPORT_MD, type ParityReport } from './report.js';
 import { isRuntimeId, RuntimeSet, RUNTIME_IDS, type RuntimeId } from './runtimes.js';
 import { ERROR_STATS, type ErrorStat } from './stats.js';
-import { DEFAULT_REPORT_ROOT, verifyModelDirs } from './verify.js';
+import { DEFAULT_REPORT_ROOT, verifyModelDirs } from './verify-folder.js';
 
 type Many = string | string[] | undefined;
 
@@ -105,14 +105,16 @@ export function parseRuntimeList(flag: string, value: string): RuntimeId[] {
 
 export const verifyCommand: CommandModule<object, VerifyArgs> = {
   command: 'verify <targets..>',
-  describe: 'Cross-runtime parity of a model directory or any ONNX model (node, web, Chromium wasm / WebGPU); exit 1 on any failure',
+  describe: 'Cross-runtime parity of a model directory or any ONNX model (node, web, Chromium wasm / WebGPU); exit 1 on a mismatch, 2 when it cannot run',
   builder: (y: Argv) =>
     y
       .usage(
         '$0 verify TARGET [TARGET...] [options]\n\n' +
           'Runs a model on every runtime -- onnxruntime-node CPU and CUDA, onnxruntime-web wasm in Node, and\n' +
           'onnxruntime-web wasm and WebGPU in headless Chromium -- and compares every output with a reference.\n' +
-          'Exit status: 0 every row that ran passed, 1 a mismatch / error / required runtime skipped, 2 usage error.\n\n' +
+          'Exit status: 0 every row that ran passed; 1 the runtimes disagree (an output outside its tolerance, a runtime\n' +
+          'that failed on the model, or a required runtime skipped); 2 the run could not be made (a bad flag, or a\n' +
+          'model, manifest or data set that cannot be read).\n\n' +
           'TARGET is one of:\n' +
           '- our model directory (manifest.json): every graph against its golden outputs (the trained tfjs model),\n' +
           '  tolerances from @vae/models; also the standalone-decoder rows. Report: OUT/<name>/parity-report.{json,md}.\n' +
@@ -165,46 +167,44 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
         return true;
       }) as unknown as Argv<VerifyArgs>,
   handler: async (a) => {
-    const runtimes = parseRuntimeList('runtimes', a.runtimes);
-    const require = a.require === undefined ? [] : parseRuntimeList('require', a.require);
-    const missing = require.filter((r) => !runtimes.includes(r));
-    const folders = a.targets.filter(isModelFolder);
-    const others = a.targets.filter((t) => !isModelFolder(t));
-    let passed = true;
-    if (others.length) {
-      try {
-        passed = await verifyOnnxTargets(others, a, [...runtimes, ...missing], require);
-      } catch (err) {
-        if (!(err instanceof UsageError)) throw err;
-        console.error(`error: ${err.message}`);
-        process.exitCode = 2;
-        return;
-      }
+    try {
+      process.exitCode = (await verifyTargets(a)) ? 0 : 1;
+    } catch (err) {
+      // Nothing to compare: a flag, a model, a manifest or a data set could not be used.
+      console.error(`error: ${(err as Error).message}`);
+      process.exitCode = 2;
     }
-    if (folders.length === 0) {
-      if (!passed) process.exitCode = 1;
-      return;
-    }
-    const result = await verifyModelDirs(folders, {
-      runtimes: [...runtimes, ...missing],
-      require,
-      graphs: a.graphs?.split(',').map((s) => s.trim()).filter(Boolean),
-      out: a.out,
-      diagnose: a.diagnose,
-      heatmaps: a.heatmaps,
-      log: (line) => console.error(line),
-    });
-    if (a.json) {
-      console.log(result.reports.length === 1 ? reportJson(result.reports[0]).trimEnd() : `[${result.reports.map((r) => reportJson(r).trimEnd()).join(',\n')}]`);
-    } else {
-      for (const [i, r] of result.reports.entries()) {
-        console.log(formatTable(r));
-        console.log(`report: ${result.dirs[i]}/${REPORT_JSON}, ${result.dirs[i]}/${REPORT_MD}\n`);
-      }
-    }
-    if (!result.passed || !passed) process.exitCode = 1;
   },
 };
+
+/** Verifies every target (general ONNX models first, then model folders); prints the reports; returns whether all passed. */
+async function verifyTargets(a: VerifyArgs): Promise<boolean> {
+  const runtimes = parseRuntimeList('runtimes', a.runtimes);
+  const require = a.require === undefined ? [] : parseRuntimeList('require', a.require);
+  const missing = require.filter((r) => !runtimes.includes(r));
+  const folders = a.targets.filter(isModelFolder);
+  const others = a.targets.filter((t) => !isModelFolder(t));
+  const passed = others.length ? await verifyOnnxTargets(others, a, [...runtimes, ...missing], require) : true;
+  if (folders.length === 0) return passed;
+  const result = await verifyModelDirs(folders, {
+    runtimes: [...runtimes, ...missing],
+    require,
+    graphs: a.graphs?.split(',').map((s) => s.trim()).filter(Boolean),
+    out: a.out,
+    diagnose: a.diagnose,
+    heatmaps: a.heatmaps,
+    log: (line) => console.error(line),
+  });
+  if (a.json) {
+    console.log(result.reports.length === 1 ? reportJson(result.reports[0]).trimEnd() : `[${result.reports.map((r) => reportJson(r).trimEnd()).join(',\n')}]`);
+  } else {
+    for (const [i, r] of result.reports.entries()) {
+      console.log(formatTable(r));
+      console.log(`report: ${result.dirs[i]}/${REPORT_JSON}, ${result.dirs[i]}/${REPORT_MD}\n`);
+    }
+  }
+  return result.passed && passed;
+}
 
 /** Verifies general ONNX targets with one shared RuntimeSet; prints each report; returns whether all passed. */
 async function verifyOnnxTargets(targets: string[], a: VerifyArgs, runtimes: RuntimeId[], require: RuntimeId[]): Promise<boolean> {

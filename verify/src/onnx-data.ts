@@ -8,7 +8,10 @@ import { mulberry32 } from '@vae/models';
 import { readTestDataSets, serializeTensor, toFloat16Bits } from '@vae/models/onnx';
 import { writeFileAtomic } from '@vae/models/node';
 import type { IoSpec, ModelIo } from './onnx-graph.js';
+import { UsageError } from './matrix.js';
 import { elementCount, type DType, type Tensor } from './tensors.js';
+
+export { UsageError };
 
 /** One data set: the feeds, and the expected outputs when the data came with them. */
 export interface DataSet { dir: string; inputs: Tensor[]; outputs: Tensor[] }
@@ -26,11 +29,6 @@ export interface GenerateOptions {
   sets: number;
   /** Refuse per-input ranges for inputs the model lacks (on when it is the only target). */
   strictNames?: boolean;
-}
-
-/** Thrown for a bad command line (exit 2): the message names the flag or input. */
-export class UsageError extends Error {
-  override name = 'UsageError';
 }
 
 /** The concrete shape of an input; a symbolic or unknown dim must be given with --dim. */

@@ -123,6 +123,11 @@ test('usage errors exit 2 naming the flag; a model a runtime cannot load is an e
   const missing = await runCli(['verify', join(tmp, 'nope.onnx'), ...RT, '--out', join(tmp, 'u')]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /nope\.onnx: no such file or directory/);
+  const garbage = join(tmp, 'garbage.onnx');
+  await writeFile(garbage, new TextEncoder().encode('this is not a protobuf model'));
+  const unreadable = await runCli(['verify', garbage, ...RT, '--out', join(tmp, 'u')]);
+  assert.equal(unreadable.code, 2, 'a model that cannot be read is exit 2, not a parity failure');
+  assert.match(unreadable.stderr, /^error: .*garbage\.onnx/m);
   assert.equal(existsSync(join(tmp, 'u')), false);
 
   // Golden data for a model whose op no runtime knows: every row is an error, the tool does not crash.

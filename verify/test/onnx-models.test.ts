@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { CHROMIUM_PATH } from '@vae/browser-harness';
-import { verifyOnnx, type OnnxVerifyOptions } from '../src/onnx-verify.js';
+import { verifyOnnx, type OnnxVerifyOptions } from '../src/verify-onnx.js';
 import { ONNX_REPORT_JSON, type OnnxParityReport } from '../src/onnx-report.js';
 import { RuntimeSet, RUNTIME_IDS } from '../src/runtimes.js';
 import { IN_CI, REPO } from './helpers.js';

@@ -9,7 +9,7 @@ import { decodeModelExact, encodeModel, fromTensorProto, toTensorProto, type Mod
 import { flattenIfs } from '../src/onnx-diagnose.js';
 import { generateInputs } from '../src/onnx-data.js';
 import { modelIo, nodeLabel, parseModel } from '../src/onnx-graph.js';
-import type { OnnxVerifyOptions } from '../src/onnx-verify.js';
+import type { OnnxVerifyOptions } from '../src/verify-onnx.js';
 import type { Runtime } from '../src/runtimes.js';
 
 const require = createRequire(import.meta.url);

@@ -90,14 +90,14 @@ test('vae verify fails on a perturbed decoder and names the perturbed Gemm as th
   }
 });
 
-test('vae verify refuses a model whose file does not match the manifest checksum, naming the file', { timeout: 120_000 }, async () => {
+test('vae verify refuses a model whose file does not match the manifest checksum, naming the file (exit 2: the run could not be made)', { timeout: 120_000 }, async () => {
   const tmp = await mkdtemp(join(tmpdir(), 'vae-checksum-'));
   try {
     const dir = join(tmp, 'model');
     await perturbModelDir(N2, dir, { updateManifest: false });
     const out = join(tmp, 'report');
     const r = await runCli(['verify', dir, '--out', out]);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`error: ${join(dir, 'decoder.onnx').replace(/[.]/g, '\\.')}: SHA-256 mismatch: the manifest says [0-9a-f]{64}, the file has [0-9a-f]{64}`));
     assert.equal(existsSync(out), false, 'nothing ran, no report');
   } finally {
@@ -105,7 +105,7 @@ test('vae verify refuses a model whose file does not match the manifest checksum
   }
 });
 
-test('vae verify: --json on a passing subset exits 0; an unknown runtime is a usage error (exit 2)', { timeout: 120_000 }, async () => {
+test('vae verify: --json on a passing subset exits 0; an unknown runtime or graph is a usage error (exit 2)', { timeout: 120_000 }, async () => {
   const tmp = await mkdtemp(join(tmpdir(), 'vae-json-'));
   try {
     const r = await runCli(['verify', N2, '--runtimes', 'node-cpu', '--graphs', 'decoder,decoder.int8', '--json', '--out', tmp]);
@@ -119,7 +119,7 @@ test('vae verify: --json on a passing subset exits 0; an unknown runtime is a us
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--runtimes: unknown runtime "tpu"/);
     const noGraph = await runCli(['verify', N2, '--runtimes', 'node-cpu', '--graphs', 'vocoder', '--out', tmp]);
-    assert.equal(noGraph.code, 1);
+    assert.equal(noGraph.code, 2);
     assert.match(noGraph.stderr, /no graph "vocoder" \(it has encoder, decoder, decoder\.fp16, decoder\.int8\)/);
   } finally {
     await rm(tmp, { recursive: true, force: true });

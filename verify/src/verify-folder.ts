@@ -10,8 +10,9 @@ import { diagnose } from './diagnose.js';
 import { readGolden, type GoldenSet } from './golden.js';
 import { heatmapPng } from './heatmap.js';
 import { absDiff, compareArrays, concat, minimumTolerance } from './metrics.js';
-import { writeReport, REPORT_FORMAT, REPORT_VERSION, type OutputResult, type ParityReport, type RowResult, type RuntimeInfo } from './report.js';
-import { RUNTIME_IDS, RUNTIME_LABELS, RuntimeSet, type RuntimeId } from './runtimes.js';
+import { runRow, runSets, startRuntimes, verdict } from './matrix.js';
+import { writeReport, REPORT_FORMAT, REPORT_VERSION, type OutputResult, type ParityReport, type RowResult } from './report.js';
+import { RUNTIME_IDS, RuntimeSet, type RuntimeId } from './runtimes.js';
 import { toleranceFor } from '@vae/models';
 
 export const TOOL = '@vae/verify 0.1.0 (vae verify)';
@@ -42,7 +43,6 @@ export interface VerifyResult {
   passed: boolean;
 }
 
-const seconds = (t0: number) => Math.round((performance.now() - t0) / 100) / 10;
 const safeName = (s: string) => s.replace(/[^\w.-]+/g, '_');
 
 /**
@@ -84,56 +84,36 @@ export async function verifyModel(model: LoadedModel, runtimes: RuntimeSet, repo
   const keys = options.graphs ? [...options.graphs] : Object.keys(m.graphs);
   for (const k of keys) model.graph(k); // throws naming the graphs there are
 
-  const infos: RuntimeInfo[] = [];
-  for (const id of ids) {
-    const s = await runtimes.start(id);
-    infos.push(s.ok
-      ? { id, label: RUNTIME_LABELS[id], status: 'ran', description: s.description, required: required.has(id) }
-      : { id, label: RUNTIME_LABELS[id], status: 'skipped', reason: s.reason, required: required.has(id) });
-    if (!s.ok) log(`${m.name}: ${id} skipped: ${s.reason}`);
-  }
-
+  const infos = await startRuntimes(runtimes, ids, required, log, m.name);
   const rows: RowResult[] = [];
   for (const key of keys) {
     const graph = model.graph(key);
     const golden = await readGolden(model, key);
     const bytes = await readFile(graph.path);
     for (const info of infos) {
-      const t0 = performance.now();
       const row: RowResult = { graph: key, file: graph.file, precision: graph.precision, runtime: info.id, status: 'pass', outputs: [], seconds: 0 };
       rows.push(row);
-      if (info.status === 'skipped') {
-        Object.assign(row, { status: 'skipped', reason: info.reason });
-        continue;
+      let got: Record<string, Float32Array>[] = [];
+      await runRow(info, row, {
+        compare: async () => {
+          got = await runSets(runtimes.runtime(info.id), bytes, graph.file, golden, (session, set) => session.run(set.inputs));
+          return compareOutputs(golden, got, info.id, graph.precision);
+        },
+        afterCompare: async () => {
+          if ((options.heatmaps ?? true) && golden[0].outputs.some((o) => o.name === 'x_hat') && m.model.imageShape[0] === m.model.imageShape[1]) {
+            row.heatmap = await writeHeatmap(golden, got, reportDir, key, info.id, row.outputs.find((o) => o.output === 'x_hat')!.tolerance, m.model.imageShape[1]);
+          }
+        },
+        diagnose: (options.diagnose ?? true)
+          ? async () => { row.diagnosis = await diagnose({ model, graphKey: key, runtimeId: info.id, runtime: runtimes.runtime(info.id), golden }); }
+          : undefined,
+      }, log, `${m.name}: ${key}`);
+      if (row.status !== 'skipped' && row.status !== 'error') {
+        log(`${m.name}: ${key} on ${info.id}: ${row.status}${row.status === 'fail' ? ` (${row.outputs.filter((o) => !o.pass).map((o) => `${o.output} max abs ${o.metrics.maxAbs.toExponential(2)} > ${o.tolerance.toExponential(0)}`).join(', ')})` : ''} (${row.seconds} s)`);
       }
-      const runtime = runtimes.runtime(info.id);
-      let got: Record<string, Float32Array>[];
-      try {
-        got = await runGolden(runtime, bytes, graph.file, golden);
-      } catch (err) {
-        Object.assign(row, { status: 'error', reason: (err as Error).message.split('\n')[0], seconds: seconds(t0) });
-        log(`${m.name}: ${key} on ${info.id}: ERROR: ${row.reason}`);
-        continue;
-      }
-      row.outputs = compareOutputs(golden, got, info.id, graph.precision);
-      row.status = row.outputs.every((o) => o.pass) ? 'pass' : 'fail';
-      if ((options.heatmaps ?? true) && golden[0].outputs.some((o) => o.name === 'x_hat') && m.model.imageShape[0] === m.model.imageShape[1]) {
-        row.heatmap = await writeHeatmap(golden, got, reportDir, key, info.id, row.outputs.find((o) => o.output === 'x_hat')!.tolerance, m.model.imageShape[1]);
-      }
-      if (row.status === 'fail' && (options.diagnose ?? true)) {
-        try {
-          row.diagnosis = await diagnose({ model, graphKey: key, runtimeId: info.id, runtime, golden });
-        } catch (err) {
-          row.diagnosisError = (err as Error).message.split('\n')[0];
-        }
-      }
-      row.seconds = seconds(t0);
-      log(`${m.name}: ${key} on ${info.id}: ${row.status}${row.status === 'fail' ? ` (${row.outputs.filter((o) => !o.pass).map((o) => `${o.output} max abs ${o.metrics.maxAbs.toExponential(2)} > ${o.tolerance.toExponential(0)}`).join(', ')})` : ''} (${row.seconds} s)`);
     }
   }
 
-  const counts = { pass: 0, fail: 0, error: 0, skipped: 0 };
-  for (const r of rows) counts[r.status]++;
   const failures: string[] = [];
   for (const r of rows) {
     if (r.status === 'error') failures.push(`${r.graph} on ${r.runtime}: ${r.reason}`);
@@ -142,7 +122,7 @@ export async function verifyModel(model: LoadedModel, runtimes: RuntimeSet, repo
       failures.push(`${r.graph} on ${r.runtime}: ${o.output} max abs error ${o.metrics.maxAbs.toExponential(2)} > tolerance ${o.tolerance.toExponential(0)}${where}`);
     }
   }
-  for (const i of infos) if (i.required && i.status === 'skipped') failures.push(`${i.id} is required but was skipped: ${i.reason}`);
+  const result = verdict(rows, infos, failures);
 
   const anyGraph = Object.values(m.graphs)[0];
   return {
@@ -161,21 +141,8 @@ export async function verifyModel(model: LoadedModel, runtimes: RuntimeSet, repo
     tolerances: 'per runtime x precision x output in @vae/models (models/src/tolerances.ts), reasoning in test/README.md',
     runtimes: infos,
     rows,
-    counts,
-    failures,
-    passed: failures.length === 0,
+    ...result,
   };
-}
-
-async function runGolden(runtime: ReturnType<RuntimeSet['runtime']>, bytes: Uint8Array, label: string, golden: GoldenSet[]): Promise<Record<string, Float32Array>[]> {
-  const session = await runtime.open(bytes, label);
-  try {
-    const out = [];
-    for (const set of golden) out.push(await session.run(set.inputs));
-    return out;
-  } finally {
-    await session.release();
-  }
 }
 
 function compareOutputs(golden: GoldenSet[], got: Record<string, Float32Array>[], runtime: RuntimeId, precision: string): OutputResult[] {

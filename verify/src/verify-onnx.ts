@@ -8,11 +8,12 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { diagnoseOnnx } from './onnx-diagnose.js';
-import { generateInputs, readDataSets, UsageError, writeDataSets, type DataSet, type Range } from './onnx-data.js';
+import { runRow, runSets, startRuntimes, UsageError, verdict } from './matrix.js';
+import { generateInputs, readDataSets, writeDataSets, type DataSet, type Range } from './onnx-data.js';
 import { modelIo, parseModel, type ModelIo } from './onnx-graph.js';
 import { ONNX_REPORT_FORMAT, ONNX_REPORT_VERSION, writeOnnxReport, type OnnxOutputResult, type OnnxParityReport, type OnnxRowResult, type Tolerance } from './onnx-report.js';
 import type { RuntimeInfo } from './report.js';
-import { RUNTIME_IDS, RUNTIME_LABELS, type RuntimeId, type RuntimeSet } from './runtimes.js';
+import { RUNTIME_IDS, type RuntimeId, type RuntimeSet } from './runtimes.js';
 import { diffs, minimumPassing, outputStats, passes, type ErrorStat } from './stats.js';
 import type { Tensor } from './tensors.js';
 
@@ -51,7 +52,6 @@ export interface OnnxVerifyOptions {
   log?: (line: string) => void;
 }
 
-const seconds = (t0: number) => Math.round((performance.now() - t0) / 100) / 10;
 const firstLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];
 
 /** A target: a .onnx file, or a folder with exactly one .onnx file (test_data_set_* beside it are its golden data). */
@@ -91,16 +91,9 @@ async function loadOnnx(path: string): Promise<Loaded> {
   };
 }
 
-async function runSets(runtimes: RuntimeSet, id: RuntimeId, bytes: Uint8Array, label: string, sets: DataSet[]): Promise<Record<string, Tensor>[]> {
-  const session = await runtimes.runtime(id).open(bytes, label);
-  try {
-    const out = [];
-    for (const set of sets) out.push(await session.runTensors!(set.inputs));
-    return out;
-  } finally {
-    await session.release();
-  }
-}
+/** Every data set of `sets` through the model on one runtime, typed. */
+const runTyped = (runtimes: RuntimeSet, id: RuntimeId, bytes: Uint8Array, label: string, sets: DataSet[]): Promise<Record<string, Tensor>[]> =>
+  runSets(runtimes.runtime(id), bytes, label, sets, (session, set) => session.runTensors!(set.inputs));
 
 const tol = (t: Tolerance | undefined, name: string, fallback: number) => t?.perOutput[name] ?? t?.default ?? fallback;
 
@@ -117,22 +110,6 @@ function compare(sets: DataSet[], got: Record<string, Tensor>[], o: OnnxVerifyOp
   });
 }
 
-async function startRuntimes(runtimes: RuntimeSet, ids: RuntimeId[], required: Set<RuntimeId>, log: (l: string) => void, name: string): Promise<RuntimeInfo[]> {
-  const infos: RuntimeInfo[] = [];
-  for (const id of ids) {
-    if (STANDALONE.has(id)) {
-      infos.push({ id, label: RUNTIME_LABELS[id], status: 'skipped', reason: 'the standalone decoder runs only our own decoder graphs (@vae/export), not general ONNX models', required: required.has(id) });
-      continue;
-    }
-    const s = await runtimes.start(id);
-    infos.push(s.ok
-      ? { id, label: RUNTIME_LABELS[id], status: 'ran', description: s.description, required: required.has(id) }
-      : { id, label: RUNTIME_LABELS[id], status: 'skipped', reason: s.reason, required: required.has(id) });
-    if (!s.ok) log(`${name}: ${id} skipped: ${s.reason}`);
-  }
-  return infos;
-}
-
 /** The data and reference: golden sets (with outputs), or inputs whose outputs the reference runtime computes (saved). */
 async function prepareData(model: Loaded, dataDir: string | undefined, reportDir: string, runtimes: RuntimeSet, o: OnnxVerifyOptions): Promise<{ sets: DataSet[]; data: OnnxParityReport['data']; reference: OnnxParityReport['reference'] }> {
   const refId = o.reference ?? 'node-cpu';
@@ -147,7 +124,7 @@ async function prepareData(model: Loaded, dataDir: string | undefined, reportDir
     if (!start.ok) throw new UsageError(`--reference: ${refId} cannot run here: ${start.reason}`);
     let outs: Record<string, Tensor>[];
     try {
-      outs = await runSets(runtimes, refId, refModel.bytes, refModel.info.name, sets);
+      outs = await runTyped(runtimes, refId, refModel.bytes, refModel.info.name, sets);
     } catch (err) {
       throw new Error(`the reference runtime ${refId} failed on ${refModel.path}: ${firstLine(err)}`);
     }
@@ -179,11 +156,10 @@ export async function verifyOnnx(target: string, runtimes: RuntimeSet, o: OnnxVe
   const ids = [...new Set(o.runtimes ?? RUNTIME_IDS)];
   const required = new Set(o.require ?? []);
   const { sets, data, reference } = await prepareData(model, dataDir, reportDir, runtimes, o);
-  const infos = await startRuntimes(runtimes, ids, required, log, model.info.name);
+  const notForGeneralModels = (id: RuntimeId) => STANDALONE.has(id) ? 'the standalone decoder runs only our own decoder graphs (@vae/export), not general ONNX models' : undefined;
+  const infos = await startRuntimes(runtimes, ids, required, log, model.info.name, notForGeneralModels);
   const rows: OnnxRowResult[] = [];
   for (const info of infos) rows.push(await verifyRow(info, model, sets, runtimes, o, log));
-  const counts = { pass: 0, fail: 0, error: 0, skipped: 0 };
-  for (const r of rows) counts[r.status]++;
   const failures: string[] = [];
   for (const r of rows) {
     if (r.status === 'error') failures.push(`${r.runtime}: ${r.reason}`);
@@ -192,31 +168,24 @@ export async function verifyOnnx(target: string, runtimes: RuntimeSet, o: OnnxVe
       failures.push(`${r.runtime}: ${x.output} ${x.mismatches} of ${x.count} values mismatch, max abs ${x.abs.max.toExponential(2)} (atol ${x.atol.toExponential(0)}), max rel ${x.rel.max.toExponential(2)} (rtol ${x.rtol.toExponential(0)})${where}`);
     }
   }
-  for (const i of infos) if (i.required && i.status === 'skipped') failures.push(`${i.id} is required but was skipped: ${i.reason}`);
+  const result = verdict(rows, infos, failures);
   const report: OnnxParityReport = {
     format: ONNX_REPORT_FORMAT, version: ONNX_REPORT_VERSION, createdAt: new Date().toISOString(), tool: ONNX_TOOL,
     model: model.info, data, reference,
     check: { stat: o.stat ?? 'elemwise', quantile: o.quantile ?? DEFAULT_QUANTILE, atol: o.atol ?? { default: DEFAULT_ATOL, perOutput: {} }, rtol: o.rtol ?? { default: DEFAULT_RTOL, perOutput: {} } },
-    runtimes: infos, rows, counts, failures, passed: failures.length === 0,
+    runtimes: infos, rows, ...result,
   };
   await writeOnnxReport(report, reportDir);
   return { report, dir: reportDir };
 }
 
 async function verifyRow(info: RuntimeInfo, model: Loaded, sets: DataSet[], runtimes: RuntimeSet, o: OnnxVerifyOptions, log: (l: string) => void): Promise<OnnxRowResult> {
-  const t0 = performance.now();
   const row: OnnxRowResult = { runtime: info.id, status: 'pass', outputs: [], seconds: 0 };
-  if (info.status === 'skipped') return { ...row, status: 'skipped', reason: info.reason };
-  try {
-    row.outputs = compare(sets, await runSets(runtimes, info.id, model.bytes, model.info.name, sets), o);
-  } catch (err) {
-    log(`${model.info.name} on ${info.id}: ERROR: ${firstLine(err)}`);
-    return { ...row, status: 'error', reason: firstLine(err), seconds: seconds(t0) };
-  }
-  row.status = row.outputs.every((x) => x.pass) ? 'pass' : 'fail';
-  if (row.status === 'fail' && (o.diagnose ?? true)) await diagnoseRow(row, model, sets, runtimes, o);
-  row.seconds = seconds(t0);
-  log(`${model.info.name} on ${info.id}: ${row.status} (${row.seconds} s)`);
+  await runRow(info, row, {
+    compare: async () => compare(sets, await runTyped(runtimes, info.id, model.bytes, model.info.name, sets), o),
+    diagnose: (o.diagnose ?? true) ? () => diagnoseRow(row, model, sets, runtimes, o) : undefined,
+  }, log, model.info.name);
+  if (row.status === 'pass' || row.status === 'fail') log(`${model.info.name} on ${info.id}: ${row.status} (${row.seconds} s)`);
   return row;
 }
 
