@@ -1,5 +1,5 @@
 /**
- * The packages installed in other apps (issue 15): each example app is copied out of the
+ * The packages installed in other apps: each example app is copied out of the
  * workspace, given the `npm pack` tarballs of @vae/models, runtime-core, runtime-node and
  * runtime-web, installed, built and run. Every app decodes the released model's golden latents
  * and must match the golden images within that runtime's tolerance:

@@ -1,5 +1,5 @@
 /**
- * The README's quick start, as a newcomer runs it (issue 15). CI runs on a fresh clone after the
+ * The README's quick start, as a newcomer runs it. CI runs on a fresh clone after the
  * README's install (`npm ci`), so this is what a newcomer meets: `npx --no-install vae` must find
  * the committed bin entry linked at install time (never the npm registry), and every `npx vae`
  * line of the README's "Quick start" block must succeed. Output files go to a temporary folder.

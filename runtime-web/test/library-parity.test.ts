@@ -1,5 +1,5 @@
 /**
- * Library-level parity (issue 14): the two runtime libraries, called the way a user calls them,
+ * Library-level parity: the two runtime libraries, called the way a user calls them,
  * agree. @vae/runtime-node runs here in Node (onnxruntime-node, CPU); @vae/runtime-web runs in
  * headless Chromium on wasm and on WebGPU. For each committed fixture image
  * (runtime-core/test/fixtures/images: PNG, JPEG, BMP; square, wide, tall; alpha; dark on light;

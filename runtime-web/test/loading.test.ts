@@ -41,7 +41,7 @@ async function tryLoad(page: import('playwright-core').Page, model: string, opti
   }, { origin: fx.origin, model, options });
 }
 
-/** A 56 x 28 PNG: a light bar on black, off-centre (a non-square image, as in issue 14). */
+/** A 56 x 28 PNG: a light bar on black, off-centre (a non-square image). */
 const BAR_PNG = (() => {
   const pixels = new Float32Array(28 * 56);
   for (let y = 8; y < 20; y++) for (let x = 6; x < 30; x++) pixels[y * 56 + x] = 0.9;
