@@ -17,7 +17,7 @@ const row = obj({ runtime, status, reason: str, outputs: { type: 'array', items:
 const runtimeInfo = obj({ id: runtime, label: str, status: { enum: ['ran', 'skipped'] }, description: str, reason: str, required: { type: 'boolean' } }, ['id', 'label', 'status', 'required']);
 const schema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
-  $id: 'https://github.com/vae-pipeline/test/schema/onnx-parity-report.schema.json',
+  $id: 'https://github.com/vae-pipeline/verify/schema/onnx-parity-report.schema.json',
   title: 'vae verify report for a general ONNX model (onnx-parity-report.json)',
   description: 'Written by `vae verify MODEL.onnx` (@vae/verify). Non-finite numbers are the strings "Infinity", "-Infinity", "NaN". abs = |runtime - reference|, rel = abs / |reference| (Polygraphy).',
   ...obj({

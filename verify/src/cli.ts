@@ -132,7 +132,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
           '    (Polygraphy\'s "mark all") on the failing runtime and the reference (runtime, or --reference-model),\n' +
           '    and the first node, in topological order, whose error exceeds --node-threshold x its scale is named,\n' +
           '    with its op, its inputs\' error and the amplification. Report: OUT/<name>/onnx-parity-report.{json,md}\n' +
-          '    (JSON Schema: test/schema/onnx-parity-report.schema.json).\n\n' +
+          '    (JSON Schema: verify/schema/onnx-parity-report.schema.json).\n\n' +
           'Examples:\n' +
           '  $0 verify models/released/mnist-n2-beta1\n' +
           '  $0 verify model.onnx --dim batch=1 --dim sequence=512 --val-range sr=16000,16000\n' +

@@ -1,6 +1,6 @@
 /**
  * The report of `vae verify` on a general ONNX model (onnx-parity-report.json, its JSON Schema
- * in test/schema/onnx-parity-report.schema.json), the terminal table and the Markdown version.
+ * in verify/schema/onnx-parity-report.schema.json), the terminal table and the Markdown version.
  */
 import { join } from 'node:path';
 import { writeFileAtomic } from '@vae/models/node';

@@ -138,7 +138,7 @@ export async function verifyModel(model: LoadedModel, runtimes: RuntimeSet, repo
       trainingBackend: m.training.backend,
       exporterReference: anyGraph?.parity.reference ?? '',
     },
-    tolerances: 'per runtime x precision x output in @vae/models (models/src/tolerances.ts), reasoning in test/README.md',
+    tolerances: 'per runtime x precision x output in @vae/models (models/src/tolerances.ts), reasoning in its header',
     runtimes: infos,
     rows,
     ...result,

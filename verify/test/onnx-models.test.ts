@@ -26,7 +26,7 @@ after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-const schema = JSON.parse(await readFile(join(REPO, 'test', 'schema', 'onnx-parity-report.schema.json'), 'utf8'));
+const schema = JSON.parse(await readFile(join(REPO, 'verify', 'schema', 'onnx-parity-report.schema.json'), 'utf8'));
 const validate = new Ajv2020({ allErrors: true, strict: true }).compile(schema);
 const browser = IN_CI || existsSync(CHROMIUM_PATH);
 
