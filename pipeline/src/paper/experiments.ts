@@ -404,7 +404,7 @@ export function formatResults(r: PaperResults): string {
     `Backend: ${backends}.`,
     '',
     'Losses are nats per test image on the full MNIST test set (10,000 images), one reparameterised',
-    'sample per image with fixed noise. "paper" is Table 1 of ../shared/reference/paper.md, trained for',
+    'sample per image with fixed noise. "paper" is Table 1 of "Variational Autoencoder for Image Generation" (X. Xue, 2024; docs/paper.md), trained for',
     '300 epochs. Δ = ours − paper. Minutes: summed wall time of the run\'s epochs (training and the',
     'per-epoch test evaluation, over all the sessions it took).',
     '',
