@@ -1,7 +1,7 @@
 /**
  * @vae/models/wasm: the WebAssembly binary encoding our hand-assembled kernels share
- * (export/src/wasm-kernel.ts, the standalone decoder's gemm; train/src/adam-simd.ts, the
- * parallel trainer's Adam; train/src/wasm-gemm.ts, the trainer's products), and the typed
+ * (export/src/wasm-kernel.ts, the standalone decoder's gemm; train/src/speed/adam-simd.ts, the
+ * parallel trainer's Adam; train/src/speed/wasm-gemm.ts, the trainer's products), and the typed
  * WebAssembly API they are instantiated with. Each kernel is a loop or two, so writing its
  * bytes here keeps the packages free of a compiler toolchain. Browser-safe, no dependencies.
  * Reference: https://webassembly.github.io/spec/core/binary/

@@ -19,7 +19,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, MIME, openPage, pageErrorLine, send, sendFile, serveStatic, type Route, type StaticServer } from '@vae/browser-harness';
 import type { Feed } from './golden.js';
-import type { RuntimeSession } from './runtimes.js';
+import type { RuntimeSession } from './session.js';
 import { tensorBytes, tensorFromBytes, type DType, type Tensor } from './tensors.js';
 
 export type BrowserEp = 'wasm' | 'webgpu';

@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DataType, decodeModel, encodeModel, type ModelProto } from '@vae/models/onnx';
 import type { Feed } from './golden.js';
+import type { Runtime, RuntimeSession, StartResult } from './session.js';
 import { fromOrtTensor, ortData, type Tensor } from './tensors.js';
 import { chromiumMissing } from '@vae/browser-harness';
 import { BrowserHost, type BrowserEp } from './browser.js';
@@ -41,23 +42,7 @@ export function isRuntimeId(s: string): s is RuntimeId {
   return (RUNTIME_IDS as readonly string[]).includes(s);
 }
 
-export interface RuntimeSession {
-  /** Runs the model; returns every output (float32 only). */
-  run(feeds: Feed[]): Promise<Record<string, Float32Array>>;
-  /** Runs the model on typed feeds (any supported dtype); returns every output, typed. Absent on the standalone rows. */
-  runTensors?(feeds: Tensor[]): Promise<Record<string, Tensor>>;
-  release(): Promise<void>;
-}
-
-export type StartResult = { ok: true; description: string } | { ok: false; reason: string };
-
-export interface Runtime {
-  id: RuntimeId;
-  /** Whether it can run here; describes it (versions, adapter) or says why not. Called once. */
-  start(): Promise<StartResult>;
-  open(model: Uint8Array, label: string): Promise<RuntimeSession>;
-  close(): Promise<void>;
-}
+export type { Runtime, RuntimeSession, StartResult } from './session.js';
 
 type OrtModule = typeof import('onnxruntime-node');
 type OrtWebModule = typeof import('onnxruntime-web');
