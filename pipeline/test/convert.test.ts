@@ -3,11 +3,11 @@
  * becomes model.onnx + tfjs golden data that `vae verify` passes on node-cpu and web-node; bad
  * input exits 2 and writes nothing.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,9 @@ const vae = (...args: string[]) => {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
-const tmp = () => mkdtemp(join(tmpdir(), 'vae-convert-test-'));
+const temps: string[] = [];
+const tmp = async () => { const dir = await mkdtemp(join(tmpdir(), 'vae-convert-test-')); temps.push(dir); return dir; };
+after(() => Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true }))));
 const L = tf.layers;
 
 /** Saves `model` as dir/model.json + weights in two shards (what tfjs' own file writers produce). */
@@ -81,10 +83,11 @@ test('vae convert: model.onnx + tfjs golden data, the summary, then vae verify p
   assert.ok(error < 1e-4, r.out);
   assert.match(r.out, /: ok\n/);
 
-  const v = vae('verify', out, '--runtimes', 'node-cpu,web-node', '--atol', '1e-4', '--rtol', '1e-3', '--out', join(await tmp(), 'report'));
+  // vae verify's own default tolerance (1e-5), stricter than convert's.
+  const v = vae('verify', out, '--runtimes', 'node-cpu,web-node', '--out', join(await tmp(), 'report'));
   assert.equal(v.code, 0, v.err + v.out);
-  assert.match(v.out, /node-cpu/);
-  assert.match(v.out, /web-node/);
+  assert.match(v.out, /reference: the golden outputs/);
+  assert.match(v.out, /PASS: 2 passed, 0 failed/);
 });
 
 test('vae convert --nchw-io: no Transpose at all, NCHW golden data; --dim sizes a null dim', async () => {
@@ -109,6 +112,23 @@ test('vae convert --nchw-io: no Transpose at all, NCHW golden data; --dim sizes 
   assert.equal(v.code, 0, v.err + v.out);
 });
 
+test('onnxruntime disagreeing with tfjs: exit 1, says so, writes nothing unless --allow-mismatch', async () => {
+  // The converter's README: BatchNormalization on a non-last axis follows the Keras formula, tfjs 4.22's cpu kernel does not.
+  const bn = L.batchNormalization({ axis: 1, inputShape: [3, 4, 4], name: 'bn' });
+  const model = tf.sequential({ layers: [bn] });
+  bn.setWeights([tf.tensor([1, 2, 3]), tf.tensor([0.5, -1, 2]), tf.tensor([0.1, 0.2, 0.3]), tf.tensor([1, 4, 9])]);
+  const src = await saveToDir(model);
+  const out = join(await tmp(), 'out');
+  const r = vae('convert', src, '--out', out);
+  assert.equal(r.code, 1, r.err + r.out);
+  assert.match(r.out, /: FAILED: \d+ value\(s\) over the tolerance/);
+  assert.match(r.err, /onnxruntime-node disagrees with tfjs beyond atol 1e-4 \+ rtol 1e-3; nothing written/);
+  assert.equal(existsSync(out), false);
+  const kept = vae('convert', src, '--out', out, '--allow-mismatch');
+  assert.equal(kept.code, 1);
+  assert.deepEqual((await readdir(out)).sort(), ['model.onnx', 'test_data_set_0']);
+});
+
 test('a missing model.json: exit 2, the error names the file', async () => {
   const dir = await tmp();
   const out = join(dir, 'out');
@@ -120,7 +140,7 @@ test('a missing model.json: exit 2, the error names the file', async () => {
 
 test('a manifest naming a missing shard: exit 2, names model.json and the field', async () => {
   const src = await saveToDir(tf.sequential({ layers: [L.dense({ inputShape: [3], units: 2 })] }));
-  const json = JSON.parse(await (await import('node:fs/promises')).readFile(join(src, 'model.json'), 'utf8')) as tf.io.ModelJSON;
+  const json = JSON.parse(await readFile(join(src, 'model.json'), 'utf8')) as tf.io.ModelJSON;
   json.weightsManifest[0].paths[1] = 'weights/gone.bin';
   await writeFile(join(src, 'model.json'), JSON.stringify(json));
   const out = join(await tmp(), 'out');

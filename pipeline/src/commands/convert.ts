@@ -71,7 +71,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
           'Exit status: 0 converted, onnxruntime matches tfjs; 1 it does not (|ort - tfjs| > ' +
           `${TOL.atol} + ${TOL.rtol}*|tfjs| somewhere;\nnothing written unless --allow-mismatch); 2 a usage error, an unreadable ` +
           'model (the error names the file\nand field) or a layer that cannot be converted (names the layer and its class); nothing written.\n\n' +
-          `Then: vae verify DIR --atol ${TOL.atol} --rtol ${TOL.rtol} runs DIR/model.onnx on every runtime against tfjs' outputs.`,
+          'Then: vae verify DIR runs DIR/model.onnx on every runtime against tfjs\' outputs (its default tolerance is\n' +
+          `1e-5; --atol ${TOL.atol} --rtol ${TOL.rtol} applies this command's).`,
       )
       .example('$0 convert my-model/model.json --out my-model-onnx', 'convert; golden data for a batch of 2, seed 1')
       .example('$0 convert my-model --out my-model-onnx --nchw-io --dim image_dim2=64 --dim image_dim3=64 --force', 'NCHW image I/O, null H and W sized 64')
@@ -242,9 +243,10 @@ async function runOrt(bytes: Uint8Array, inputs: IoTensor[], outputs: IoTensor[]
       const ref = want.onnx.data as Float32Array | Int32Array;
       for (let i = 0; i < ref.length; i++) {
         const d = Math.abs(Number(data[i]) - ref[i]);
-        const bad = !(d <= ATOL + RTOL * Math.abs(ref[i])) && !(Number.isNaN(data[i]) && Number.isNaN(ref[i])) && data[i] !== ref[i];
-        if (bad) parity.failures++;
-        if (d > parity.maxAbs || (Number.isNaN(d) && !Number.isNaN(parity.maxAbs) && bad)) { parity.maxAbs = d; parity.worst = want.name; }
+        // NaN or an infinity counts as a mismatch unless tfjs has the same value there.
+        const same = Object.is(Number(data[i]), ref[i]);
+        if (!same && !(d <= ATOL + RTOL * Math.abs(ref[i]))) parity.failures++;
+        if (!same && !(d <= parity.maxAbs)) { parity.maxAbs = Number.isNaN(d) ? Infinity : d; parity.worst = want.name; }
       }
     }
     return parity;
@@ -326,7 +328,7 @@ async function convert(a: ConvertArgs): Promise<void> {
   const description = `tfjs ${tf.version.tfjs} cpu outputs for seeded inputs (seed ${a.seed}, batch ${a.batch}), written by vae convert`;
   const files = await writeAtomically(out, result.bytes, inputs, outputs, description);
   console.log(`wrote ${a.out}: ${files.join(', ')} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  console.log(`next: vae verify ${a.out} --atol ${TOL.atol} --rtol ${TOL.rtol}   (every runtime against tfjs' outputs)`);
+  console.log(`next: vae verify ${a.out}   (every runtime against tfjs' outputs; --atol ${TOL.atol} --rtol ${TOL.rtol} for this command's tolerance)`);
   if (!ok) {
     console.error(`error: onnxruntime-node disagrees with tfjs beyond atol ${TOL.atol} + rtol ${TOL.rtol} (written anyway: --allow-mismatch)`);
     process.exit(1);
