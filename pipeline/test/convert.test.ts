@@ -167,6 +167,10 @@ test('an existing non-empty DIR needs --force; --force replaces it', async () =>
   assert.equal(r.code, 2);
   assert.match(r.err, /exists and is not empty; pass --force to replace it/);
   assert.deepEqual(await readdir(out), ['keep.txt']);
+  const inside = vae('convert', src, '--out', src, '--force');
+  assert.equal(inside.code, 2);
+  assert.match(inside.err, /holds the model being converted/);
+  assert.ok(existsSync(join(src, 'model.json')));
   const f = vae('convert', src, '--out', out, '--force');
   assert.equal(f.code, 0, f.err);
   assert.deepEqual((await readdir(out)).sort(), ['model.onnx', 'test_data_set_0']);

@@ -12,7 +12,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { mulberry32 } from '@vae/models';
@@ -58,25 +58,26 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     y
       .usage(
         '$0 convert MODEL.json --out DIR [options]\n\n' +
-          'Loads a TensorFlow.js layers model (model.json and the weight shards it names; or the folder holding\n' +
-          'them), converts it with tfjs-to-onnx-converter and writes DIR/model.onnx plus golden data in ONNX\'s\n' +
-          'test-data layout: DIR/test_data_set_0/input_K.pb (seeded inputs, uniform in [0, 1); integer inputs\n' +
-          'uniform in 0..--int-high - 1) and output_K.pb (computed by tfjs itself, cpu backend). The batch is --batch;\n' +
-          'other dims that are null in the tfjs input shape need --dim NAME=N, NAME being the ONNX dim the summary\n' +
-          'shows (INPUT_dimK, K the ONNX axis). With --nchw-io, rank-4 inputs and outputs are NCHW in the graph\n' +
-          'and in the golden data.\n\n' +
+          'Loads a TensorFlow.js layers model (model.json and the weight shards it names, or the folder\n' +
+          'holding them), converts it with tfjs-to-onnx-converter and writes DIR/model.onnx plus golden data\n' +
+          'in ONNX\'s test-data layout, DIR/test_data_set_0/: input_K.pb, seeded inputs (uniform in [0, 1);\n' +
+          'integer inputs in 0..--int-high - 1), and output_K.pb, computed by tfjs itself (cpu backend).\n' +
+          'The batch is --batch; a dim that is null in the tfjs input shape needs --dim NAME=N, NAME being the\n' +
+          'ONNX dim the summary shows (INPUT_dimK, K the ONNX axis). With --nchw-io, rank-4 inputs and outputs\n' +
+          'are NCHW, in the graph and in the golden data.\n\n' +
           'Before writing, the graph runs on onnxruntime-node (CPU) on the same inputs. The summary gives the\n' +
-          'converted layers, ONNX nodes, Transpose nodes, inputs and outputs with their shapes, and the max abs\n' +
-          `error against tfjs. DIR appears whole or not at all (built beside it, then renamed).\n\n` +
-          'Exit status: 0 converted, onnxruntime matches tfjs; 1 it does not (|ort - tfjs| > ' +
-          `${TOL.atol} + ${TOL.rtol}*|tfjs| somewhere;\nnothing written unless --allow-mismatch); 2 a usage error, an unreadable ` +
-          'model (the error names the file\nand field) or a layer that cannot be converted (names the layer and its class); nothing written.\n\n' +
-          'Then: vae verify DIR runs DIR/model.onnx on every runtime against tfjs\' outputs (its default tolerance is\n' +
-          `1e-5; --atol ${TOL.atol} --rtol ${TOL.rtol} applies this command's).`,
+          'converted layers, ONNX nodes, Transpose nodes, inputs and outputs with their shapes, and the max\n' +
+          'abs error against tfjs. DIR appears whole or not at all (built beside it, then renamed).\n\n' +
+          `Exit status: 0 converted, onnxruntime matches tfjs; 1 it does not: |ort - tfjs| > ${TOL.atol} +\n` +
+          `${TOL.rtol} * |tfjs| somewhere (nothing written unless --allow-mismatch); 2 a usage error, an\n` +
+          'unreadable model (the error names the file and field) or a layer that cannot be converted (the\n' +
+          'error names the layer and its class); nothing written.\n\n' +
+          'Then `vae verify DIR` runs DIR/model.onnx on every runtime against tfjs\' outputs (at its default\n' +
+          `tolerance, 1e-5; add --atol ${TOL.atol} --rtol ${TOL.rtol} for this command's).`,
       )
-      .example('$0 convert my-model/model.json --out my-model-onnx', 'convert; golden data for a batch of 2, seed 1')
-      .example('$0 convert my-model --out my-model-onnx --nchw-io --dim image_dim2=64 --dim image_dim3=64 --force', 'NCHW image I/O, null H and W sized 64')
-      .example(`$0 verify my-model-onnx --runtimes node-cpu,web-node --atol ${TOL.atol} --rtol ${TOL.rtol}`, 'then: the converted model on other runtimes vs tfjs')
+      .example('$0 convert my-model/model.json --out my-model-onnx', 'batch 2, seed 1')
+      .example('$0 convert cnn -o cnn-onnx --nchw-io --dim img_dim2=64', 'NCHW image I/O, null H = 64')
+      .example('$0 verify my-model-onnx --runtimes node-cpu,web-node', 'then: other runtimes vs tfjs')
       .positional('model', { type: 'string', demandOption: true, describe: 'tfjs model.json (layers model), or the folder that holds it' })
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'Folder to create: model.onnx + test_data_set_0/' })
       .option('opset', { type: 'number', default: DEFAULT_OPSET, describe: 'ONNX opset, 13 to 21' })
@@ -109,8 +110,10 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
   },
 };
 
-/** DIR must be absent or empty, unless --force. */
-async function checkOut(out: string, force: boolean): Promise<void> {
+/** DIR must be absent or empty, unless --force, and must not hold the model being converted. */
+async function checkOut(out: string, force: boolean, model: string): Promise<void> {
+  const rel = relative(out, resolve(model));
+  if (!rel.startsWith('..') && !isAbsolute(rel)) throw new CommandError(`--out ${out} holds the model being converted (${model}); choose another folder`, 2);
   if (!existsSync(out)) return;
   if (!statSync(out).isDirectory()) throw new CommandError(`--out ${out} exists and is not a folder`, 2);
   if ((await readdir(out)).length > 0 && !force) throw new CommandError(`--out ${out} exists and is not empty; pass --force to replace it`, 2);
@@ -127,6 +130,10 @@ async function loadModel(path: string): Promise<tf.LayersModel> {
     // The loader's messages name the file or the manifest field (model.json: weightsManifest[0].paths[1] …).
     const message = (err as Error).message;
     throw new CommandError(message.includes(basename(file)) ? message : `${file}: ${message}`, 2);
+  }
+  const format = (artifacts as { format?: string }).format;
+  if (format === 'graph-model') {
+    throw new CommandError(`${file}: format is "graph-model": vae convert converts tfjs layers models (format "layers-model"); for a graph model use tf2onnx on its SavedModel`, 2);
   }
   try {
     return await loadLayersModelFromArtifacts(artifacts);
@@ -292,7 +299,7 @@ async function convert(a: ConvertArgs): Promise<void> {
   const started = performance.now();
   const out = resolve(a.out);
   const dims = parseDims(a.dim);
-  await checkOut(out, a.force);
+  await checkOut(out, a.force, a.model);
   await tf.setBackend('cpu');
   await tf.ready();
   const model = await loadModel(a.model);
