@@ -322,7 +322,9 @@ async function convert(a: ConvertArgs): Promise<void> {
   console.log(`${a.model}: tfjs layers model "${model.name}" (${model.layers.length} layers, ${model.countParams()} parameters)`);
   console.log(`layers converted: ${s.layers.length} (${counts(s.layers.map((l) => l.className))})`);
   console.log(`ONNX nodes: ${nodeCount} (${ops.map(([k, v]) => `${k} ${v}`).join(', ')}), opset ${s.opset}, ${result.bytes.length} bytes`);
-  console.log(`Transpose nodes: ${s.ops.Transpose ?? 0}`);
+  const imageIo = [...model.inputs, ...model.outputs].filter((t) => t.shape.length === 4).length;
+  const hint = !a['nchw-io'] && imageIo > 0 ? ` (${imageIo} rank-4 input/output(s) kept NHWC as in tfjs; --nchw-io drops the boundary Transposes)` : '';
+  console.log(`Transpose nodes: ${s.ops.Transpose ?? 0}${hint}`);
   s.inputs.forEach((io, i) => console.log(`input  ${io.name}: ${shapeText(io.shape)} ${inputs[i].onnx.dtype}, golden ${shapeText(inputs[i].onnx.dims)}`));
   s.outputs.forEach((io, i) => console.log(`output ${io.name}: ${shapeText(io.shape)} ${outputs[i].onnx.dtype}, golden ${shapeText(outputs[i].onnx.dims)}`));
   const verdict = ok ? 'ok' : `FAILED: ${parity.failures} value(s) over the tolerance`;
