@@ -9,6 +9,7 @@ import { verifyCommand } from '@vae/verify/cli';
 import { trainCommand } from './commands/train.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { exportCommand } from './commands/export.js';
+import { convertCommand } from './commands/convert.js';
 import { encodeCommand, decodeCommand, sampleCommand, reconstructCommand, interpolateCommand, manifoldCommand } from './commands/runtime.js';
 import { experimentsCommand } from './paper/experiments-command.js';
 import { pipelineCommand } from './pipeline-command.js';
@@ -25,6 +26,7 @@ await yargs(hideBin(process.argv))
   .command(reconstructCommand)
   .command(interpolateCommand)
   .command(manifoldCommand)
+  .command(convertCommand)
   .command(verifyCommand)
   .command(pipelineCommand)
   .command(experimentsCommand)
