@@ -8,7 +8,7 @@ export {
   type ModelProto, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto, type AttributeProto, type DimensionProto,
 } from './onnx-proto.js';
 export {
-  toTensorProto, fromTensorProto, serializeTensor, parseTensor, writeTensorFile, readTensorFile, float32Tensor, dtypeOf,
+  toTensorProto, fromTensorProto, serializeTensor, parseTensor, writeTensorFile, readTensorFile, float32Tensor,
   type Tensor, type TensorData, type DType,
 } from './tensor.js';
 export { readTestDataSets, writeGoldenSets, type GoldenSet, type WrittenSet } from './test-data.js';

@@ -19,8 +19,8 @@ export function uleb(n: number): number[] {
   return out;
 }
 
-/** Signed LEB128 (i32.const immediates). */
-export function sleb(n: number): number[] {
+/** Signed LEB128 (i32.const immediates); internal: kernels write immediates with `i32`. */
+function sleb(n: number): number[] {
   const out: number[] = [];
   for (;;) {
     const b = n & 0x7f;

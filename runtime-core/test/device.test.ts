@@ -5,8 +5,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  VaeError, deviceChoices, deviceNote, openDevice, planDevice, resolveDevice, type DeviceProbe, type DeviceTable,
+  VaeError, deviceChoices, openDevice, planDevice, resolveDevice, type DeviceProbe, type DeviceTable,
 } from '../src/index.js';
+import { deviceNote } from '../src/device.js';
 
 type Device = 'gpu' | 'npu' | 'cpu';
 

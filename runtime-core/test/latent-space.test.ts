@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkSeed, interpolateLatents, manifoldLatents, sampleLatents, seededNormals, VaeError } from '../src/index.js';
+import { seededNormals, VaeError } from '../src/index.js';
+import { checkSeed, interpolateLatents, manifoldLatents, sampleLatents } from '../src/latent-space.js';
 
 const inputError = (pattern: RegExp) => (e: unknown) => e instanceof VaeError && e.code === 'input' && pattern.test(e.message);
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkPixels } from '../src/index.js';
+import { checkPixels } from '../src/pixels-check.js';
 
 const toError = (m: string) => new RangeError(m);
 

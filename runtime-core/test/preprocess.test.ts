@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  decodeImage, needsInvert, rgbaToPixels, VaeError, IMAGE_PIXELS, type RgbaImage,
+  decodeImage, rgbaToPixels, VaeError, IMAGE_PIXELS, type RgbaImage,
 } from '../src/index.js';
+import { needsInvert } from '../src/preprocess.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'images');
 const fixture = (name: string) => decodeImage(readFileSync(join(FIXTURES, name)), name);

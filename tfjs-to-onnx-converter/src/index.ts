@@ -2,6 +2,9 @@
  * tfjs-to-onnx-converter: a TensorFlow.js LayersModel as a standard ONNX graph.
  *
  *   const { model, bytes, summary } = await convertLayersModel(tfModel | artifacts | 'model/dir', { opset, nchwIo });
+ *
+ * The exports are the README's API: converting, loading from disk, and what a custom layer
+ * converter needs. The rest (layout helpers, the README table, constants) is internal.
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '@vae/models/node';
@@ -11,13 +14,12 @@ import { loadLayersModelFromArtifacts, loadLayersModelFromDir } from './load.js'
 import type { ConvertOptions } from './context.js';
 
 export { registerLayerConverter, supportedLayers, type LayerConverter, type RegisteredLayer } from './registry.js';
-export { ConversionContext, ConversionError, unsupported, type ConvertOptions, type LayerCall, type TensorRef, type Shape } from './context.js';
-export { PRODUCER, VERSION, DEFAULT_OPSET, type ConversionResult, type ConversionSummary } from './convert.js';
-export { loadLayersModelFromDir, loadLayersModelFromArtifacts, readModelArtifacts, fileSystemHandler } from './load.js';
-export { applyActivation, ACTIVATION_NAMES } from './layers/activations.js';
+export { ConversionContext, type ConvertOptions, type LayerCall, type TensorRef, type Shape } from './context.js';
+export { type ConversionResult, type ConversionSummary } from './convert.js';
+export { loadLayersModelFromDir, readModelArtifacts, fileSystemHandler } from './load.js';
+export { applyActivation } from './layers/activations.js';
 export * as attributes from './attributes.js';
-export * as layout from './layout.js';
-export { weight, findWeight } from './weights.js';
+export { weight } from './weights.js';
 
 export type ModelSource = tf.LayersModel | tf.io.ModelArtifacts | string;
 
@@ -39,4 +41,3 @@ export async function convertToFile(source: ModelSource, path: string, options: 
   await writeFileAtomic(path, result.bytes);
   return result;
 }
-export { renderLayerTable, withLayerTable } from './table.js';

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { decodeModel } from '@vae/models/onnx';
-import { ConversionError, convertLayersModel, registerLayerConverter, supportedLayers, unsupported } from '../src/index.js';
+import { convertLayersModel, registerLayerConverter, supportedLayers } from '../src/index.js';
+import { ConversionError, unsupported } from '../src/context.js';
 import * as ort from 'onnxruntime-node';
 import { assertClose, assertParity, countOps, seedWeights, sequential, uniform } from './helpers.js';
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ACTIVATION_NAMES } from '../src/index.js';
+import { ACTIVATION_NAMES } from '../src/layers/activations.js';
 import { assertParity, countOps, sequential, type ParityOptions } from './helpers.js';
 
 const L = tf.layers;

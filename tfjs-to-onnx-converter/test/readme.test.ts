@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { withLayerTable } from '../src/index.js';
+// The built-in converters register on import (the index does this for library users).
+import '../src/layers/index.js';
+import { withLayerTable } from '../src/table.js';
 
 test('the README supported-layers table equals the registry (npm run readme-table regenerates it)', async () => {
   const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');

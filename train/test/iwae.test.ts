@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { createVae, decodeLogits, disposeVae, importanceWeightedNll, selectBackend, type VaeModel } from '../src/index.js';
+import { disposeVae, importanceWeightedNll, selectBackend, type VaeModel } from '../src/index.js';
+import { createVae, decodeLogits } from '../src/model.js';
 
 await selectBackend('wasm');
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, vaeLoss, bceWithLogitsPerImage, klPerImage } from '../src/index.js';
+import { selectBackend } from '../src/index.js';
+import { vaeLoss, bceWithLogitsPerImage, klPerImage } from '../src/loss.js';
 import { sumRows } from '../src/loss.js';
 
 await selectBackend('wasm');
