@@ -3,8 +3,8 @@
  *
  *   const { model, bytes, summary } = await convertLayersModel(tfModel | artifacts | 'model/dir', { opset, nchwIo });
  *
- * The exports are the README's API: converting, loading from disk, and what a custom layer
- * converter needs. The rest (layout helpers, the README table, constants) is internal.
+ * The exports are the README's API: converting, loading from disk, the error a conversion
+ * throws, and what a custom layer converter needs. The rest (layout helpers, the README table, constants) is internal.
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '@vae/models/node';
@@ -14,9 +14,9 @@ import { loadLayersModelFromArtifacts, loadLayersModelFromDir } from './load.js'
 import type { ConvertOptions } from './context.js';
 
 export { registerLayerConverter, supportedLayers, type LayerConverter, type RegisteredLayer } from './registry.js';
-export { ConversionContext, type ConvertOptions, type LayerCall, type TensorRef, type Shape } from './context.js';
-export { type ConversionResult, type ConversionSummary } from './convert.js';
-export { loadLayersModelFromDir, readModelArtifacts, fileSystemHandler } from './load.js';
+export { ConversionContext, ConversionError, unsupported, type ConvertOptions, type LayerCall, type TensorRef, type Shape } from './context.js';
+export { DEFAULT_OPSET, type ConversionResult, type ConversionSummary } from './convert.js';
+export { loadLayersModelFromDir, loadLayersModelFromArtifacts, readModelArtifacts, fileSystemHandler } from './load.js';
 export { applyActivation } from './layers/activations.js';
 export * as attributes from './attributes.js';
 export { weight } from './weights.js';
