@@ -177,3 +177,18 @@ test('a functional model nested twice (shared) is inlined once per call', async 
   const result = await assertParity(tf.model({ inputs: x, outputs: y }));
   assert.equal(countOps(result, 'Gemm'), 2);
 });
+
+test('a Dense → Reshape → Conv2DTranspose → Conv2D decoder: the Reshape gives NCHW directly (kernel columns permuted)', async () => {
+  const decoder = () => sequential([6], [
+    L.dense({ units: 3 * 4 * 5, activation: 'relu' }), L.reshape({ targetShape: [3, 4, 5] }),
+    L.conv2dTranspose({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+    L.conv2d({ filters: 2, kernelSize: 3, padding: 'same', activation: 'sigmoid' }),
+  ]);
+  assert.equal(countOps(await assertParity(decoder()), 'Transpose'), 1, 'only the image output');
+  assert.equal(countOps(await assertParity(decoder(), { nchwIo: true }), 'Transpose'), 0);
+  // Another consumer of the folded Dense (here a second output) gets tfjs' order back.
+  const x = tf.input({ shape: [6] });
+  const h = L.dense({ units: 2 * 3 * 4 }).apply(x) as tf.SymbolicTensor;
+  const img = L.conv2d({ filters: 2, kernelSize: 1 }).apply(L.reshape({ targetShape: [2, 3, 4] }).apply(h)) as tf.SymbolicTensor;
+  await assertParity(tf.model({ inputs: x, outputs: [img, h] }));
+});
