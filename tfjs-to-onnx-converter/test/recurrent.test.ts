@@ -1,0 +1,65 @@
+/** Parity tests for the recurrent layers, Bidirectional and TimeDistributed: small sizes, seeded weights. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { assertParity, countOps, sequential, type ParityOptions } from './helpers.js';
+
+const L = tf.layers;
+type Case = [name: string, build: () => tf.LayersModel, options?: ParityOptions];
+const seq = [5, 3];
+
+/** A functional model exposing every output of `layer` (returnState gives several). */
+function allOutputs(layer: tf.layers.Layer, shape = seq): tf.LayersModel {
+  const x = tf.input({ shape });
+  const y = layer.apply(x) as tf.SymbolicTensor | tf.SymbolicTensor[];
+  return tf.model({ inputs: x, outputs: Array.isArray(y) ? y : [y] });
+}
+
+const cases: Case[] = [];
+for (const [cls, make] of [
+  ['SimpleRNN', (a: object) => L.simpleRNN({ units: 4, ...a })],
+  ['LSTM', (a: object) => L.lstm({ units: 4, ...a })],
+  ['GRU', (a: object) => L.gru({ units: 4, ...a })],
+] as [string, (a: object) => tf.layers.Layer][]) {
+  cases.push(
+    [`${cls} defaults (last output)`, () => sequential(seq, [make({})])],
+    [`${cls} returnSequences`, () => sequential(seq, [make({ returnSequences: true })])],
+    [`${cls} goBackwards, returnSequences (tfjs returns the reversed order)`, () => sequential(seq, [make({ goBackwards: true, returnSequences: true })])],
+    [`${cls} goBackwards, last output`, () => sequential(seq, [make({ goBackwards: true })])],
+    [`${cls} returnState, returnSequences`, () => allOutputs(make({ returnState: true, returnSequences: true }))],
+    [`${cls} returnState, goBackwards`, () => allOutputs(make({ returnState: true, goBackwards: true }))],
+    [`${cls} without bias`, () => sequential(seq, [make({ useBias: false, returnSequences: true })])],
+    [`${cls} dynamic sequence length`, () => sequential([null, 3], [make({ returnSequences: true })]), { dynamic: [6] }],
+  );
+}
+cases.push(
+  ['SimpleRNN relu', () => sequential(seq, [L.simpleRNN({ units: 3, activation: 'relu', returnSequences: true })])],
+  ['SimpleRNN sigmoid, softsign, hardSigmoid stacked', () => sequential(seq, [
+    L.simpleRNN({ units: 3, activation: 'sigmoid', returnSequences: true }), L.simpleRNN({ units: 3, activation: 'softsign', returnSequences: true }),
+    L.simpleRNN({ units: 3, activation: 'hardSigmoid' }),
+  ])],
+  ['LSTM recurrentActivation sigmoid, activation relu', () => sequential(seq, [L.lstm({ units: 3, recurrentActivation: 'sigmoid', activation: 'relu', returnSequences: true })])],
+  ['GRU recurrentActivation sigmoid, activation hardSigmoid', () => sequential(seq, [L.gru({ units: 3, recurrentActivation: 'sigmoid', activation: 'hardSigmoid', returnSequences: true })])],
+  ['LSTM unitForgetBias, then Dense', () => sequential(seq, [L.lstm({ units: 3, unitForgetBias: true }), L.dense({ units: 2 })])],
+);
+for (const mergeMode of ['concat', 'sum', 'mul', 'ave'] as const) {
+  cases.push(
+    [`Bidirectional LSTM ${mergeMode}, returnSequences`, () => sequential(seq, [L.bidirectional({ layer: L.lstm({ units: 3, returnSequences: true }) as tf.RNN, mergeMode })])],
+    [`Bidirectional GRU ${mergeMode}, last output`, () => sequential(seq, [L.bidirectional({ layer: L.gru({ units: 3 }) as tf.RNN, mergeMode })])],
+  );
+}
+cases.push(
+  ['Bidirectional SimpleRNN concat, returnState', () => allOutputs(L.bidirectional({ layer: L.simpleRNN({ units: 3, returnState: true }) as tf.RNN, mergeMode: 'concat' }))],
+  ['Bidirectional LSTM returnState, returnSequences', () => allOutputs(L.bidirectional({ layer: L.lstm({ units: 2, returnState: true, returnSequences: true }) as tf.RNN, mergeMode: 'sum' }))],
+);
+
+for (const [name, build, options] of cases) {
+  test(name, async () => {
+    await assertParity(build(), options);
+  });
+}
+
+test('stacked recurrent layers stay time-major: one Transpose in, one out', async () => {
+  const result = await assertParity(sequential(seq, [L.lstm({ units: 3, returnSequences: true }), L.gru({ units: 3, returnSequences: true, goBackwards: true }), L.simpleRNN({ units: 2, returnSequences: true })]));
+  assert.equal(countOps(result, 'Transpose'), 2);
+});
