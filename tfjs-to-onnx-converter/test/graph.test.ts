@@ -192,3 +192,16 @@ test('a Dense → Reshape → Conv2DTranspose → Conv2D decoder: the Reshape gi
   const img = L.conv2d({ filters: 2, kernelSize: 1 }).apply(L.reshape({ targetShape: [2, 3, 4] }).apply(h)) as tf.SymbolicTensor;
   await assertParity(tf.model({ inputs: x, outputs: [img, h] }));
 });
+
+test('Dot: rank 2 and 3, every axes pair, normalize (tfjs batchDot semantics)', async () => {
+  const dot = (shapes: number[][], axes: number | [number, number], normalize = false) => {
+    const xs = shapes.map((shape) => tf.input({ shape }));
+    return tf.model({ inputs: xs, outputs: L.dot({ axes, normalize }).apply(xs) as tf.SymbolicTensor });
+  };
+  await assertParity(dot([[5], [5]], 1));
+  await assertParity(dot([[5], [5]], -1, true));
+  await assertParity(dot([[3, 4], [5, 4]], 2));
+  await assertParity(dot([[3, 4], [3, 5]], 1, true));
+  await assertParity(dot([[3, 4], [4, 5]], [2, 1]));
+  await assertParity(dot([[4, 3], [5, 4]], [1, 2], true));
+});
