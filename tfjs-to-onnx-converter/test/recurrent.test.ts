@@ -63,3 +63,11 @@ test('stacked recurrent layers stay time-major: one Transpose in, one out', asyn
   const result = await assertParity(sequential(seq, [L.lstm({ units: 3, returnSequences: true }), L.gru({ units: 3, returnSequences: true, goBackwards: true }), L.simpleRNN({ units: 2, returnSequences: true })]));
   assert.equal(countOps(result, 'Transpose'), 2);
 });
+
+test('TimeDistributed Dense, Conv2D (with pooling after), Flatten; dynamic time steps', async () => {
+  const td = (layer: tf.layers.Layer) => L.timeDistributed({ layer });
+  await assertParity(sequential(seq, [td(L.dense({ units: 2, activation: 'relu' }))]));
+  await assertParity(sequential(seq, [L.lstm({ units: 3, returnSequences: true }), td(L.dense({ units: 2 }))]));
+  await assertParity(sequential([3, 6, 5, 2], [td(L.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' })), td(L.maxPooling2d({ poolSize: 2 })), td(L.flatten())]));
+  await assertParity(sequential([null, 4, 4, 1], [td(L.conv2d({ filters: 2, kernelSize: 2 }))]), { dynamic: [3] });
+});

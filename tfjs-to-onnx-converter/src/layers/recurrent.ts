@@ -13,8 +13,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { floats, int, str, strs } from '../attributes.js';
 import { ConversionContext, ConversionError, unsupported, type LayerCall, type TensorRef } from '../context.js';
-import { registerLayerConverter } from '../registry.js';
-import { transposeData } from '../layout.js';
+import { converterFor, registerLayerConverter } from '../registry.js';
+import { identity, transposeData } from '../layout.js';
 import { findWeight, weight } from '../weights.js';
 
 /** tfjs activation → ONNX recurrent activation. hardSigmoid gets tfjs' 0.2x + 0.5 explicitly. */
@@ -187,3 +187,33 @@ registerLayerConverter('Bidirectional', (call, ctx) => {
   const first = outputs.length;
   return [...outputs, ...stateRefs.map((s, i) => ({ name: s, shape: call.outputShapes[first + i], perm: [0, 1] }))];
 }, 'LSTM/GRU/RNN with direction bidirectional; mergeMode concat, sum, mul, ave or null; returnSequences, returnState');
+
+/**
+ * TimeDistributed: a Dense acts on the last axis anyway (MatMul), so it gets the sequence as is;
+ * any other layer runs on [N·T, ...] (Reshape in, its own converter, Reshape out to [N, T, ...]).
+ */
+registerLayerConverter('TimeDistributed', (call, ctx) => {
+  const name = call.layer.name;
+  const inner = (call.layer as unknown as { layer: tf.layers.Layer }).layer;
+  const innerClass = inner.getClassName();
+  const fn = converterFor(innerClass);
+  if (!fn) throw unsupported(call, 'layer', innerClass, 'a layer class with a converter');
+  const input = only(call);
+  if (innerClass === 'Dense') return fn(subCall(call, inner), ctx);
+  const x = ctx.logical(input);
+  const rest = x.shape.slice(2);
+  const outRest = call.outputShapes[0].slice(2);
+  if (rest.some((d) => d === null) || outRest.some((d) => d === null)) throw unsupported(call, 'dynamic non-time dims', x.shape, 'static');
+  const folded = ctx.op(name, 'Reshape', [x.name, ctx.int64Const(`${name}/fold_shape`, [-1, ...(rest as number[])])]);
+  const innerCall: LayerCall = {
+    ...subCall(call, inner),
+    inputs: [{ name: folded, shape: [null, ...rest], perm: identity(rest.length + 1) }],
+    outputShapes: [[null, ...outRest]],
+  };
+  const result = fn(innerCall, ctx);
+  const y = ctx.logical(Array.isArray(result) ? result[0] : result);
+  // [N, T] from the input's shape, then the inner output's dims.
+  const nt = ctx.op(name, 'Slice', [ctx.op(name, 'Shape', [x.name]), ctx.int64Const(`${name}/start`, [0]), ctx.int64Const(`${name}/end`, [2])]);
+  const shape = ctx.op(name, 'Concat', [nt, ctx.int64Const(`${name}/inner_shape`, outRest as number[])], [int('axis', 0)]);
+  return { name: ctx.op(name, 'Reshape', [y.name, shape]), shape: call.outputShapes[0], perm: identity(call.outputShapes[0].length) };
+}, 'the wrapped layer on the sequence (Dense directly; others on [N·T, ...] between two Reshapes)');
