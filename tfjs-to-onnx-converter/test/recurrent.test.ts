@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
+import { convertLayersModel } from '../src/index.js';
 import { assertParity, countOps, sequential, type ParityOptions } from './helpers.js';
 
 const L = tf.layers;
@@ -50,6 +51,7 @@ for (const mergeMode of ['concat', 'sum', 'mul', 'ave'] as const) {
 }
 cases.push(
   ['Bidirectional SimpleRNN concat, returnState', () => allOutputs(L.bidirectional({ layer: L.simpleRNN({ units: 3, returnState: true }) as tf.RNN, mergeMode: 'concat' }))],
+  ['Bidirectional GRU mergeMode null (two outputs), returnSequences', () => allOutputs(L.bidirectional({ layer: L.gru({ units: 2, returnSequences: true }) as tf.RNN, mergeMode: null as unknown as 'concat' }))],
   ['Bidirectional LSTM returnState, returnSequences', () => allOutputs(L.bidirectional({ layer: L.lstm({ units: 2, returnState: true, returnSequences: true }) as tf.RNN, mergeMode: 'sum' }))],
 );
 
@@ -70,4 +72,16 @@ test('TimeDistributed Dense, Conv2D (with pooling after), Flatten; dynamic time 
   await assertParity(sequential(seq, [L.lstm({ units: 3, returnSequences: true }), td(L.dense({ units: 2 }))]));
   await assertParity(sequential([3, 6, 5, 2], [td(L.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' })), td(L.maxPooling2d({ poolSize: 2 })), td(L.flatten())]));
   await assertParity(sequential([null, 4, 4, 1], [td(L.conv2d({ filters: 2, kernelSize: 2 }))]), { dynamic: [3] });
+});
+
+test('a masked sequence (Embedding maskZero) is an error, not a silently different result', async () => {
+  const model = sequential([5], [L.embedding({ inputDim: 6, outputDim: 3, maskZero: true }), L.lstm({ units: 2, name: 'rnn' })]);
+  await assert.rejects(convertLayersModel(model), /^ConversionError: layer "rnn" \(LSTM\): unsupported input mask="Embedding maskZero" \(supported: none\)$/);
+  const bi = sequential([5], [L.embedding({ inputDim: 6, outputDim: 3, maskZero: true }), L.bidirectional({ layer: L.gru({ units: 2 }) as tf.RNN, name: 'bi' })]);
+  await assert.rejects(convertLayersModel(bi), /layer "bi" \(Bidirectional\): unsupported input mask/);
+});
+
+test('unsupported recurrent options name the layer and option', async () => {
+  await assert.rejects(convertLayersModel(sequential(seq, [L.simpleRNN({ units: 2, activation: 'elu', name: 'r' })])),
+    /^ConversionError: layer "r" \(SimpleRNN\): unsupported activation="elu" \(supported: tanh, sigmoid, relu, hardSigmoid, softsign\)$/);
 });

@@ -130,8 +130,27 @@ registerLayerConverter('SimpleRNN', (call, ctx) => recurrent(call, ctx), 'RNN (t
 registerLayerConverter('LSTM', (call, ctx) => recurrent(call, ctx), 'LSTM (gates reordered i f c o → i o f c; activations as SimpleRNN; returnSequences, returnState, goBackwards)');
 registerLayerConverter('GRU', (call, ctx) => recurrent(call, ctx), 'GRU (z r h, linear_before_reset 0 as tfjs; activations as SimpleRNN; returnSequences, returnState, goBackwards)');
 
+/**
+ * tfjs skips masked time steps (Embedding maskZero) inside the recurrent loop at predict time,
+ * though its symbolic nodes show no mask; ONNX has only sequence_lens. So look upstream, through
+ * layers that pass a mask on, for a masking Embedding, and refuse rather than differ.
+ */
+function rejectMask(call: LayerCall): void {
+  type Inbound = { inboundLayers: tf.layers.Layer[] };
+  const seen = new Set<tf.layers.Layer>();
+  const masked = (layer: tf.layers.Layer): boolean => {
+    if (seen.has(layer)) return false;
+    seen.add(layer);
+    if (layer.getClassName() === 'Embedding' && (layer.getConfig() as { maskZero?: boolean }).maskZero) return true;
+    return layer.supportsMasking && (layer.inboundNodes as unknown as Inbound[]).some((n) => n.inboundLayers.some(masked));
+  };
+  const sources = (call.layer.inboundNodes as unknown as Inbound[]).flatMap((n) => n.inboundLayers);
+  if (sources.some(masked)) throw unsupported(call, 'input mask', 'Embedding maskZero', 'none');
+}
+
 function recurrent(call: LayerCall, ctx: ConversionContext): TensorRef[] {
   const name = call.layer.name;
+  rejectMask(call);
   const x = ctx.withPerm(only(call), timeMajor);
   const back = call.config.goBackwards === true;
   const [y, ...states] = recurrentNode(call, ctx, x, [call], back ? 'reverse' : 'forward');
@@ -161,6 +180,7 @@ registerLayerConverter('Bidirectional', (call, ctx) => {
   const fw = subCall(call, layer.forwardLayer);
   const bw = subCall(call, layer.backwardLayer);
   if (fw.config.goBackwards) throw unsupported(call, 'layer.goBackwards', true, 'false');
+  rejectMask(call);
   const x = ctx.withPerm(only(call), timeMajor);
   // Direction 0 is forward, 1 reverse; ONNX returns the reverse Y in input order, which is
   // what tfjs' Bidirectional makes of the backward sequence (it reverses it back).
