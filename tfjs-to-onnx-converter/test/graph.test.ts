@@ -186,6 +186,12 @@ test('a Dense → Reshape → Conv2DTranspose → Conv2D decoder: the Reshape gi
   ]);
   assert.equal(countOps(await assertParity(decoder()), 'Transpose'), 1, 'only the image output');
   assert.equal(countOps(await assertParity(decoder(), { nchwIo: true }), 'Transpose'), 0);
+  // Both folds on one Dense: its rows take an NCHW Flatten's order, its columns the Reshape's.
+  const autoencoder = () => sequential([6, 6, 2], [
+    L.conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: 'same' }), L.flatten(), L.dense({ units: 2 * 3 * 3 }),
+    L.reshape({ targetShape: [3, 3, 2] }), L.conv2dTranspose({ filters: 1, kernelSize: 3, strides: 2, padding: 'same' }),
+  ]);
+  assert.equal(countOps(await assertParity(autoencoder()), 'Transpose'), 2, 'the image input and output only');
   // Another consumer of the folded Dense (here a second output) gets tfjs' order back.
   const x = tf.input({ shape: [6] });
   const h = L.dense({ units: 2 * 3 * 4 }).apply(x) as tf.SymbolicTensor;

@@ -41,6 +41,7 @@ cases.push(
   ])],
   ['LSTM recurrentActivation sigmoid, activation relu', () => sequential(seq, [L.lstm({ units: 3, recurrentActivation: 'sigmoid', activation: 'relu', returnSequences: true })])],
   ['GRU recurrentActivation sigmoid, activation hardSigmoid', () => sequential(seq, [L.gru({ units: 3, recurrentActivation: 'sigmoid', activation: 'hardSigmoid', returnSequences: true })])],
+  ['LSTM and GRU at opset 13 (LSTM-7, GRU-7)', () => sequential(seq, [L.lstm({ units: 3, returnSequences: true }), L.gru({ units: 2, goBackwards: true })]), { opset: 13 }],
   ['LSTM unitForgetBias, then Dense', () => sequential(seq, [L.lstm({ units: 3, unitForgetBias: true }), L.dense({ units: 2 })])],
 );
 for (const mergeMode of ['concat', 'sum', 'mul', 'ave'] as const) {
