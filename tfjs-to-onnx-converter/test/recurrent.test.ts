@@ -39,6 +39,11 @@ cases.push(
     L.simpleRNN({ units: 3, activation: 'sigmoid', returnSequences: true }), L.simpleRNN({ units: 3, activation: 'softsign', returnSequences: true }),
     L.simpleRNN({ units: 3, activation: 'hardSigmoid' }),
   ])],
+  ['SimpleRNN linear (Affine), softplus, elu stacked', () => sequential(seq, [
+    L.simpleRNN({ units: 3, activation: 'linear', returnSequences: true }), L.simpleRNN({ units: 3, activation: 'softplus', returnSequences: true }),
+    L.simpleRNN({ units: 3, activation: 'elu' }),
+  ])],
+  ['LSTM recurrentActivation sigmoid, activation linear', () => sequential(seq, [L.lstm({ units: 3, recurrentActivation: 'sigmoid', activation: 'linear', returnSequences: true })])],
   ['LSTM recurrentActivation sigmoid, activation relu', () => sequential(seq, [L.lstm({ units: 3, recurrentActivation: 'sigmoid', activation: 'relu', returnSequences: true })])],
   ['GRU recurrentActivation sigmoid, activation hardSigmoid', () => sequential(seq, [L.gru({ units: 3, recurrentActivation: 'sigmoid', activation: 'hardSigmoid', returnSequences: true })])],
   ['LSTM and GRU at opset 13 (LSTM-7, GRU-7)', () => sequential(seq, [L.lstm({ units: 3, returnSequences: true }), L.gru({ units: 2, goBackwards: true })]), { opset: 13 }],
@@ -83,6 +88,9 @@ test('a masked sequence (Embedding maskZero) is an error, not a silently differe
 });
 
 test('unsupported recurrent options name the layer and option', async () => {
-  await assert.rejects(convertLayersModel(sequential(seq, [L.simpleRNN({ units: 2, activation: 'elu', name: 'r' })])),
-    /^ConversionError: layer "r" \(SimpleRNN\): unsupported activation="elu" \(supported: tanh, sigmoid, relu, hardSigmoid, softsign\)$/);
+  await assert.rejects(convertLayersModel(sequential(seq, [L.simpleRNN({ units: 2, activation: 'selu', name: 'r' })])),
+    /^ConversionError: layer "r" \(SimpleRNN\): unsupported activation="selu" \(supported: tanh, sigmoid, relu, hardSigmoid, softsign, softplus, linear, elu\)$/);
+  // LSTM's default recurrentActivation is hardSigmoid (0.2, 0.5); linear would need (1, 0) in the same lists.
+  await assert.rejects(convertLayersModel(sequential(seq, [L.lstm({ units: 2, activation: 'linear', name: 'l' })])),
+    /^ConversionError: layer "l" \(LSTM\): unsupported activations=\["HardSigmoid","Affine","Affine"\] \(supported: at most one of hardSigmoid, linear, elu\)$/);
 });

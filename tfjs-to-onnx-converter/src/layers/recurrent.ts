@@ -20,7 +20,11 @@ import { findWeight, weight } from '../weights.js';
 /** tfjs activation → ONNX recurrent activation. hardSigmoid gets tfjs' 0.2x + 0.5 explicitly. */
 const RNN_ACTIVATIONS: Record<string, string> = {
   tanh: 'Tanh', sigmoid: 'Sigmoid', relu: 'Relu', hardSigmoid: 'HardSigmoid', softsign: 'Softsign',
+  softplus: 'Softplus', linear: 'Affine', elu: 'Elu',
 };
+
+/** The (alpha, beta) of the ONNX activations that take them, as tfjs computes them. */
+const PARAMS: Record<string, [number, number]> = { HardSigmoid: [0.2, 0.5], Affine: [1, 0], Elu: [1, 0] };
 
 interface Kind {
   op: 'RNN' | 'LSTM' | 'GRU';
@@ -101,13 +105,16 @@ function recurrentNode(call: LayerCall, ctx: ConversionContext, x: TensorRef, ce
     ctx.floatConst(`${name}/R`, [dirs, kind.gates * units, units], R),
     ...(hasBias ? [ctx.floatConst(`${name}/B`, [dirs, 2 * kind.gates * units], B)] : []),
   ];
-  const hard = acts.includes('HardSigmoid');
+  // ONNX leaves open whether activation_alpha/beta hold one value per activation or per
+  // activation that takes one (onnxruntime reads the latter). Writing the same pair for every
+  // activation is right either way, so the activations taking parameters must agree on them.
+  const params = [...new Set(acts.filter((a) => PARAMS[a]).map((a) => PARAMS[a].join(',')))];
+  if (params.length > 1) throw unsupported(call, 'activations', acts, 'at most one of hardSigmoid, linear, elu');
+  const [alpha, beta] = params.length ? params[0].split(',').map(Number) : [];
   const attributes = [
     int('hidden_size', units), str('direction', direction),
     strs('activations', acts),
-    // One alpha/beta per activation, all HardSigmoid's: right whether a runtime reads them per
-    // activation or only for the activations that take them (the others ignore theirs).
-    ...(hard ? [floats('activation_alpha', acts.map(() => 0.2)), floats('activation_beta', acts.map(() => 0.5))] : []),
+    ...(params.length ? [floats('activation_alpha', acts.map(() => alpha)), floats('activation_beta', acts.map(() => beta))] : []),
   ];
   return ctx.emit(name, kind.op, inputs, attributes, 1 + kind.states);
 }
@@ -126,7 +133,7 @@ function reverse(ctx: ConversionContext, layer: string, t: string, axis: number)
 
 const timeMajor = [1, 0, 2];
 
-registerLayerConverter('SimpleRNN', (call, ctx) => recurrent(call, ctx), 'RNN (tanh, sigmoid, relu, hardSigmoid, softsign; returnSequences, returnState, goBackwards)');
+registerLayerConverter('SimpleRNN', (call, ctx) => recurrent(call, ctx), 'RNN (tanh, sigmoid, relu, hardSigmoid, softsign, softplus, elu, linear as Affine; returnSequences, returnState, goBackwards)');
 registerLayerConverter('LSTM', (call, ctx) => recurrent(call, ctx), 'LSTM (gates reordered i f c o → i o f c; activations as SimpleRNN; returnSequences, returnState, goBackwards)');
 registerLayerConverter('GRU', (call, ctx) => recurrent(call, ctx), 'GRU (z r h, linear_before_reset 0 as tfjs; activations as SimpleRNN; returnSequences, returnState, goBackwards)');
 
