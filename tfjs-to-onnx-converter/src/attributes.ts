@@ -10,3 +10,11 @@ export const int = (name: string, i: number): Attribute => ({ name, type: Attrib
 export const ints = (name: string, values: number[]): Attribute => ({ name, type: AttributeType.INTS, ints: [...values] });
 export const float = (name: string, f: number): Attribute => ({ name, type: AttributeType.FLOAT, f });
 export const str = (name: string, s: string): Attribute => ({ name, type: AttributeType.STRING, s: new TextEncoder().encode(s) });
+
+/**
+ * FLOATS and STRINGS (onnx.proto AttributeType 6 and 8): @vae/models/onnx types only the kinds
+ * it uses itself, but its encoder has the whole vendored schema, so these fields are written too.
+ */
+export const floats = (name: string, values: number[]): Attribute => ({ name, type: 6, floats: [...values] }) as Attribute;
+export const strs = (name: string, values: string[]): Attribute =>
+  ({ name, type: 8, strings: values.map((v) => new TextEncoder().encode(v)) }) as Attribute;

@@ -16,7 +16,7 @@ const SCRIPT = 'import sys, onnx\nfor p in sys.argv[1:]:\n    onnx.checker.check
 
 const L = tf.layers;
 
-test('onnx.checker (full_check) accepts converted conv models, with and without nchwIo', { skip: hasOnnx ? false : `${PYTHON} cannot import onnx` }, async () => {
+test('onnx.checker (full_check) accepts converted conv models, with and without nchwIo, and recurrent ones', { skip: hasOnnx ? false : `${PYTHON} cannot import onnx` }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tfjs2onnx-check-'));
   try {
     const x = tf.input({ shape: [8, 8, 1], name: 'image' });
@@ -34,6 +34,13 @@ test('onnx.checker (full_check) accepts converted conv models, with and without 
       await writeFile(path, (await convertLayersModel(model, { nchwIo })).bytes);
       paths.push(path);
     }
+    // Recurrent ops carry STRINGS and FLOATS attributes (activations, activation_alpha/beta).
+    const recurrent = sequential([5, 3], [
+      L.lstm({ units: 3, returnSequences: true, goBackwards: true }), L.bidirectional({ layer: L.gru({ units: 2, returnSequences: true }) as tf.RNN }),
+      L.timeDistributed({ layer: L.dense({ units: 2 }) }), L.simpleRNN({ units: 2, activation: 'relu' }),
+    ]);
+    paths.push(join(dir, 'recurrent.onnx'));
+    await writeFile(paths[2], (await convertLayersModel(recurrent)).bytes);
     const r = spawnSync(PYTHON, ['-c', SCRIPT, ...paths], { encoding: 'utf8' });
     assert.equal(r.status, 0, `onnx.checker: ${r.stderr.slice(-1500)}`);
     assert.match(r.stdout, /^OK 1\./);

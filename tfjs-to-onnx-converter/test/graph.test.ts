@@ -177,3 +177,37 @@ test('a functional model nested twice (shared) is inlined once per call', async 
   const result = await assertParity(tf.model({ inputs: x, outputs: y }));
   assert.equal(countOps(result, 'Gemm'), 2);
 });
+
+test('a Dense → Reshape → Conv2DTranspose → Conv2D decoder: the Reshape gives NCHW directly (kernel columns permuted)', async () => {
+  const decoder = () => sequential([6], [
+    L.dense({ units: 3 * 4 * 5, activation: 'relu' }), L.reshape({ targetShape: [3, 4, 5] }),
+    L.conv2dTranspose({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+    L.conv2d({ filters: 2, kernelSize: 3, padding: 'same', activation: 'sigmoid' }),
+  ]);
+  assert.equal(countOps(await assertParity(decoder()), 'Transpose'), 1, 'only the image output');
+  assert.equal(countOps(await assertParity(decoder(), { nchwIo: true }), 'Transpose'), 0);
+  // Both folds on one Dense: its rows take an NCHW Flatten's order, its columns the Reshape's.
+  const autoencoder = () => sequential([6, 6, 2], [
+    L.conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: 'same' }), L.flatten(), L.dense({ units: 2 * 3 * 3 }),
+    L.reshape({ targetShape: [3, 3, 2] }), L.conv2dTranspose({ filters: 1, kernelSize: 3, strides: 2, padding: 'same' }),
+  ]);
+  assert.equal(countOps(await assertParity(autoencoder()), 'Transpose'), 2, 'the image input and output only');
+  // Another consumer of the folded Dense (here a second output) gets tfjs' order back.
+  const x = tf.input({ shape: [6] });
+  const h = L.dense({ units: 2 * 3 * 4 }).apply(x) as tf.SymbolicTensor;
+  const img = L.conv2d({ filters: 2, kernelSize: 1 }).apply(L.reshape({ targetShape: [2, 3, 4] }).apply(h)) as tf.SymbolicTensor;
+  await assertParity(tf.model({ inputs: x, outputs: [img, h] }));
+});
+
+test('Dot: rank 2 and 3, every axes pair, normalize (tfjs batchDot semantics)', async () => {
+  const dot = (shapes: number[][], axes: number | [number, number], normalize = false) => {
+    const xs = shapes.map((shape) => tf.input({ shape }));
+    return tf.model({ inputs: xs, outputs: L.dot({ axes, normalize }).apply(xs) as tf.SymbolicTensor });
+  };
+  await assertParity(dot([[5], [5]], 1));
+  await assertParity(dot([[5], [5]], -1, true));
+  await assertParity(dot([[3, 4], [5, 4]], 2));
+  await assertParity(dot([[3, 4], [3, 5]], 1, true));
+  await assertParity(dot([[3, 4], [4, 5]], [2, 1]));
+  await assertParity(dot([[4, 3], [5, 4]], [1, 2], true));
+});

@@ -3,7 +3,8 @@ import { DataType } from '@vae/models/onnx';
 import { int } from '../attributes.js';
 import { ConversionError, type LayerCall, type TensorRef } from '../context.js';
 import { registerLayerConverter } from '../registry.js';
-import { flatLogicalIndex, identity } from '../layout.js';
+import type * as tf from '@tensorflow/tfjs';
+import { channelsFirst, flatLogicalIndex, identity, permute } from '../layout.js';
 import { findWeight, weight } from '../weights.js';
 import { applyActivation } from './activations.js';
 
@@ -26,6 +27,43 @@ function foldFlatOrder(kernel: Float32Array, units: number, flat: NonNullable<Te
   return out;
 }
 
+/** Layers that want a channels-last image held channels-first (so a Reshape before them should give NCHW). */
+const CHANNELS_FIRST_CONSUMERS = new Set([
+  'Conv2D', 'Conv2DTranspose', 'DepthwiseConv2D', 'SeparableConv2D', 'MaxPooling2D', 'AveragePooling2D',
+  'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'UpSampling2D', 'ZeroPadding2D', 'Cropping2D',
+]);
+
+interface Outbound { outboundLayer: tf.layers.Layer }
+const consumers = (layer: tf.layers.Layer): tf.layers.Layer[] =>
+  (layer.outboundNodes as unknown as Outbound[]).map((n) => n.outboundLayer);
+
+/**
+ * The [h, w, c] a Dense's output is reshaped to, when that Reshape feeds channels-first layers:
+ * Dense then writes its columns in [c, h, w] order, so the Reshape gives NCHW without a
+ * Transpose. A heuristic only: any other consumer gets tfjs' order back through `ctx.unflat`.
+ */
+function reshapeToImageAfter(call: LayerCall): number[] | undefined {
+  if (call.layer.inboundNodes.length !== 1 || call.outputShapes[0].length !== 2) return undefined;
+  const next = consumers(call.layer);
+  if (next.length !== 1 || next[0].getClassName() !== 'Reshape' || next[0].inboundNodes.length !== 1) return undefined;
+  const target = (next[0].getConfig().targetShape as (number | null)[]);
+  if (target.length !== 3 || target.some((d) => d === null || d < 0)) return undefined;
+  const after = consumers(next[0]);
+  const wantsNchw = after.length > 0 && after.every((l) => CHANNELS_FIRST_CONSUMERS.has(l.getClassName()) && l.getConfig().dataFormat !== 'channelsFirst');
+  return wantsNchw ? (target as number[]) : undefined;
+}
+
+/** Kernel columns (and bias) reordered so that output column p is physical flat element p of `flat`. */
+function foldColumns(data: Float32Array, units: number, flat: NonNullable<TensorRef['flat']>): Float32Array {
+  const logicalOf = flatLogicalIndex(flat.dims, flat.perm.slice(1).map((a) => a - 1));
+  const rows = data.length / units;
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) {
+    for (let p = 0; p < units; p++) out[r * units + p] = data[r * units + logicalOf[p]];
+  }
+  return out;
+}
+
 registerLayerConverter('Dense', (call, ctx) => {
   const name = call.layer.name;
   const input = only(call);
@@ -33,10 +71,14 @@ registerLayerConverter('Dense', (call, ctx) => {
   const [rows, units] = kernel.shape;
   // A channels-first flatten feeds Dense directly: the NHWC order goes into the kernel's rows.
   const x = input.flat && input.shape.length === 2 ? input : ctx.logical(input);
-  const data = x.flat ? foldFlatOrder(kernel.data, units, x.flat) : kernel.data;
+  let data = x.flat ? foldFlatOrder(kernel.data, units, x.flat) : kernel.data;
+  // A Reshape to an image follows: write the columns in NCHW order (the mirror of the above).
+  const image = reshapeToImageAfter(call);
+  const outFlat = image && { dims: permute([0, ...image], channelsFirst(4)).slice(1), perm: channelsFirst(4) };
+  if (outFlat) data = foldColumns(data, units, outFlat);
   const w = ctx.floatConst(`${name}/kernel`, [rows, units], data);
   const bias = findWeight(call, 'bias');
-  const b = bias && ctx.floatConst(`${name}/bias`, [units], bias.data);
+  const b = bias && ctx.floatConst(`${name}/bias`, [units], outFlat ? foldColumns(bias.data, units, outFlat) : bias.data);
   let y: string;
   if (x.shape.length === 2) {
     y = ctx.op(name, 'Gemm', b ? [x.name, w, b] : [x.name, w]);
@@ -45,8 +87,9 @@ registerLayerConverter('Dense', (call, ctx) => {
     const product = ctx.op(name, 'MatMul', [x.name, w]);
     y = b ? ctx.op(name, 'Add', [product, b]) : product;
   }
-  return applyActivation(call, ctx, { name: y, shape: call.outputShapes[0], perm: identity(x.shape.length) });
-}, 'Gemm (MatMul + Add for N-D input); a preceding NCHW Flatten is folded into the kernel');
+  const out: TensorRef = { name: y, shape: call.outputShapes[0], perm: identity(x.shape.length), ...(outFlat ? { flat: outFlat } : {}) };
+  return applyActivation(call, ctx, out);
+}, 'Gemm (MatMul + Add for N-D input); a preceding NCHW Flatten, or a following Reshape to an image, is folded into the kernel');
 
 registerLayerConverter('Flatten', (call, ctx) => {
   const x = only(call);
@@ -63,12 +106,19 @@ registerLayerConverter('Flatten', (call, ctx) => {
 }, 'Flatten (NCHW order, folded into the next Dense; else Transpose first)');
 
 registerLayerConverter('Reshape', (call, ctx) => {
-  const x = ctx.logical(only(call));
-  // tfjs keeps the inferred dimension (-1) as null. 0 copies the batch dimension.
+  const input = only(call);
   const target = (call.config.targetShape as (number | null)[]).map((d) => d ?? -1);
+  const flat = input.flat;
+  if (flat && flat.perm.length === target.length + 1 && permute([0, ...target], flat.perm).slice(1).every((d, i) => d === flat.dims[i])) {
+    // A flat value in another layout, reshaped to the tensor it was flattened from: no Transpose.
+    const shape = ctx.int64Const(`${call.layer.name}/shape`, [0, ...flat.dims]);
+    return { name: ctx.op(call.layer.name, 'Reshape', [input.name, shape]), shape: call.outputShapes[0], perm: [...flat.perm] };
+  }
+  const x = ctx.logical(input);
+  // tfjs keeps the inferred dimension (-1) as null. 0 copies the batch dimension.
   const shape = ctx.int64Const(`${call.layer.name}/shape`, [0, ...target]);
   return { name: ctx.op(call.layer.name, 'Reshape', [x.name, shape]), shape: call.outputShapes[0], perm: identity(target.length + 1) };
-}, 'Reshape (in tfjs order)');
+}, 'Reshape (in tfjs order; to NCHW directly after a Dense that feeds convs)');
 
 registerLayerConverter('Permute', (call, ctx) => {
   const x = ctx.unflat(only(call));

@@ -3,6 +3,7 @@ import './activations.js';
 import './core.js';
 import './spatial.js';
 import './merge-norm.js';
+import './recurrent.js';
 import { endBuiltIns } from '../registry.js';
 
 endBuiltIns();

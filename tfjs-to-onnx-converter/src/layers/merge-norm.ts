@@ -1,5 +1,5 @@
 /** Merge layers (elementwise and Concatenate) and the normalization layers. */
-import { float, int } from '../attributes.js';
+import { float, int, ints } from '../attributes.js';
 import { type ConversionContext, ConversionError, unsupported, type LayerCall, type TensorRef } from '../context.js';
 import { registerLayerConverter } from '../registry.js';
 import { identity, normalizeAxis } from '../layout.js';
@@ -99,3 +99,36 @@ registerLayerConverter('LayerNormalization', (call, ctx) => {
   ]);
   return { name: y, shape: call.outputShapes[0], perm: identity(rank) };
 }, 'LayerNormalization (opset 17+; trailing axes)');
+
+/** x / sqrt(max(sum(x², axis), 1e-7)): tfjs' l2Normalize (its epsilon() is 1e-7). */
+function l2Normalize(ctx: ConversionContext, layer: string, x: string, axis: number): string {
+  const squares = ctx.op(layer, 'ReduceSum', [ctx.op(layer, 'Mul', [x, x]), ctx.int64Const(`${layer}/norm_axes`, [axis])], [int('keepdims', 1)]);
+  const floor = ctx.op(layer, 'Max', [squares, ctx.floatConst(`${layer}/epsilon`, [], Float32Array.of(1e-7))]);
+  return ctx.op(layer, 'Div', [x, ctx.op(layer, 'Sqrt', [floor])]);
+}
+
+registerLayerConverter('Dot', (call, ctx) => {
+  const name = call.layer.name;
+  if (call.inputs.length !== 2) throw new ConversionError(name, call.className, `expects 2 inputs, got ${call.inputs.length}`);
+  const [a, b] = call.inputs.map((t) => ctx.logical(t));
+  const rank = a.shape.length;
+  if (b.shape.length !== rank || (rank !== 2 && rank !== 3)) {
+    throw unsupported(call, 'input ranks', [a.shape.length, b.shape.length], 'both 2 or both 3');
+  }
+  const raw = call.config.axes as number | number[];
+  const axes = (Array.isArray(raw) ? raw : [raw, raw]).map((axis) => normalizeAxis(axis, rank));
+  if (axes.some((axis) => axis === 0)) throw unsupported(call, 'axes', raw, 'non-batch axes');
+  let [x, y] = [a.name, b.name];
+  if (call.config.normalize) [x, y] = [l2Normalize(ctx, name, x, axes[0]), l2Normalize(ctx, name, y, axes[1])];
+  let out: string;
+  if (rank === 2) {
+    // [N, F] · [N, F] → [N, 1]
+    out = ctx.op(name, 'ReduceSum', [ctx.op(name, 'Mul', [x, y]), ctx.int64Const(`${name}/axes`, [1])], [int('keepdims', 1)]);
+  } else {
+    // tfjs' batchDot: x's contracted axis last, y's second (a batched MatMul).
+    const xm = axes[0] === 2 ? x : ctx.op(name, 'Transpose', [x], [ints('perm', [0, 2, 1])]);
+    const ym = axes[1] === 1 ? y : ctx.op(name, 'Transpose', [y], [ints('perm', [0, 2, 1])]);
+    out = ctx.op(name, 'MatMul', [xm, ym]);
+  }
+  return { name: out, shape: call.outputShapes[0], perm: identity(call.outputShapes[0].length) };
+}, 'ReduceSum(Mul) for rank 2, MatMul (Transposes for the axes) for rank 3; normalize as tfjs (l2, epsilon 1e-7)');
