@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
+import { mulberry32 } from '@vae/models';
 import { convertLayersModel, type ConversionResult, type ConvertOptions } from '../src/index.js';
 
 await tf.setBackend('cpu');
@@ -9,17 +10,8 @@ await tf.setBackend('cpu');
 export const ATOL = 1e-5;
 export const RTOL = 1e-4;
 
-/** mulberry32: a small seeded generator, so every run sees the same weights and inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded generator (mulberry32), so every run sees the same weights and inputs. */
+export const rng = mulberry32;
 
 export function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const r = rng(seed);
