@@ -29,10 +29,10 @@ const w1 = tf.variable(tf.randomNormal([3, 3, 1, 8], 0, 0.3, 'float32', 1), true
 const b1 = tf.variable(tf.zeros([8]), true, 'b1');
 const w2 = tf.variable(tf.randomNormal([3, 3, 1, 8], 0, 0.3, 'float32', 2), true, 'w2'); // [fh, fw, outC, inC]
 const b2 = tf.variable(tf.zeros([1]), true, 'b2');
-const x = tf.randomUniform([4, 8, 8, 1], 0, 1, 'float32', 3);
+const x = tf.randomUniform([4, 8, 8, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
 const loss = () => {
-  const h = tf.relu(tf.add(tf.conv2d(x, w1, 2, 'same'), b1)) as tf.Tensor4D;
-  const y = tf.add(tf.conv2dTranspose(h, w2, [4, 8, 8, 1], 2, 'same'), b2);
+  const h = tf.relu(tf.add(tf.conv2d(x, w1 as tf.Tensor4D, 2, 'same'), b1)) as tf.Tensor4D;
+  const y = tf.add(tf.conv2dTranspose(h, w2 as tf.Tensor4D, [4, 8, 8, 1], 2, 'same'), b2);
   return tf.mean(tf.square(tf.sub(y, x))) as tf.Scalar;
 };
 for (const v of [w1, b1, w2, b2]) {

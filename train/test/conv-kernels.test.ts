@@ -182,11 +182,11 @@ test('filter gradients of tf.conv2d and tf.conv2dTranspose on wasm match the cpu
       const x = tf.tensor4d(xData, s.x);
       const y = tf.conv2d(x, tf.tensor4d(wData, s.filter), s.strides, s.pad);
       const r = tf.randomNormal(y.shape, 0, 1, 'float32', 60 + i);
-      const conv = tf.grad((w: tf.Tensor4D) => tf.sum(tf.mul(tf.conv2d(x, w, s.strides, s.pad), r)))(tf.tensor4d(wData, s.filter));
+      const conv = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, w as tf.Tensor4D, s.strides, s.pad), r)))(tf.tensor4d(wData, s.filter));
       // conv2dTranspose back from y's shape to x's: its filter [fh, fw, x channels, y channels]
       const yIn = tf.randomNormal(y.shape, 0, 1, 'float32', 70 + i) as tf.Tensor4D;
       const rx = tf.randomNormal(s.x, 0, 1, 'float32', 80 + i);
-      const transpose = tf.grad((w: tf.Tensor4D) => tf.sum(tf.mul(tf.conv2dTranspose(yIn, w, s.x, s.strides, s.pad), rx)))(tf.tensor4d(wData, s.filter));
+      const transpose = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv2dTranspose(yIn, w as tf.Tensor4D, s.x, s.strides, s.pad), rx)))(tf.tensor4d(wData, s.filter));
       return { conv, transpose };
     });
     for (const k of ['conv', 'transpose']) {
