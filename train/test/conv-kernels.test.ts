@@ -141,7 +141,7 @@ test('the im2col scratch built in bands of rows gives the same bits as in one pi
   const registered = tf.getKernel('Conv2DBackpropFilter', 'wasm')!;
   tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
   // 98 positions: bands of 10 rows of the 512, the last one 2 rows
-  tf.registerKernel({ ...registered, kernelFunc: conv2DBackpropFilterKernel(wasmGemmOn, 98 * 10) as unknown as tf.KernelFunc });
+  tf.registerKernel({ ...registered, kernelFunc: conv2DBackpropFilterKernel(wasmGemmOn, { colsBudget: 98 * 10 }) as unknown as tf.KernelFunc });
   try {
     assert.deepEqual(kernelOn(c, x, dy), whole);
   } finally {

@@ -59,8 +59,13 @@ export function backpropFilterInfo(x: tf.TensorInfo, attrs: Record<string, unkno
   );
 }
 
+/** Options for tests and benchmarks: the scratch budget (floats), or the JS loop for every N. */
+export interface ConvKernelOptions { colsBudget?: number; loopOnly?: boolean }
+
 /** The kernel function, on the GEMM `gemmOn` gives for a backend. */
-export function conv2DBackpropFilterKernel(gemmOn: (backend: WasmConvBackend) => Gemm, colsBudget = COLS_BUDGET) {
+export function conv2DBackpropFilterKernel(
+  gemmOn: (backend: WasmConvBackend) => Gemm, { colsBudget = COLS_BUDGET, loopOnly = false }: ConvKernelOptions = {},
+) {
   return ({ inputs, backend: b, attrs = {} }: KernelArgs): tf.TensorInfo => {
     const backend = b as WasmConvBackend;
     const { x, dy } = inputs;
@@ -77,7 +82,7 @@ export function conv2DBackpropFilterKernel(gemmOn: (backend: WasmConvBackend) =>
       throw new Error(`Conv2DBackpropFilter (wasm): x and dy must be float32, got ${x.dtype} and ${dy.dtype}`);
     }
     const dW = backend.makeOutput(info.filterShape, 'float32');
-    if (info.outChannels % GEMM_COLUMNS === 0) {
+    if (info.outChannels % GEMM_COLUMNS === 0 && !loopOnly) {
       byGemm(gemmOn(backend), backend, x, dy, dW, info, colsBudget);
     } else {
       byLoop(backend, x, dy, dW, info);
