@@ -7,8 +7,9 @@
  * float64, so each entry may differ by float32 rounding of the running sum: at most about
  * n 2^-24 Σ|x·dy| for n terms, typically √n 2^-24 Σ|x·dy|. We allow 1e-5 Σ|x·dy| per entry
  * (Σ|x·dy| is the kernel run on |x| and |dy| on the cpu), which holds for the up to ~1600-term
- * sums below with room to spare and still catches any misplaced term (a wrong term moves an
- * entry by ~|x·dy|, far more than 1e-5 of the sum).
+ * sums below with room to spare (the worst entry measured: 0.022 of it) and still catches any
+ * misplaced term (a wrong term moves an entry by ~|x·dy|, far more than 1e-5 of the sum).
+ * Through tf.grad, filter gradients must agree within 1e-5 of their largest entry.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -191,7 +192,8 @@ test('filter gradients of tf.conv2d and tf.conv2dTranspose on wasm match the cpu
     });
     for (const k of ['conv', 'transpose']) {
       const diff = maxAbsDiff(wasm[k], cpu[k]);
-      assert.ok(diff <= 1e-5 * Math.max(1, maxAbs(cpu[k])) * Math.sqrt(s.x[0] * s.x[1] * s.x[2]),
+      // ~1e-6 of the largest entry measured (float32 sums of up to 3136 terms): 1e-5 leaves room
+      assert.ok(diff <= 1e-5 * maxAbs(cpu[k]),
         `${k} [${s.x}] [${s.filter}]: max abs diff ${diff} (max |g| ${maxAbs(cpu[k])})`);
     }
   }
@@ -230,6 +232,8 @@ test('the tiny conv model\'s gradients (weights and biases) on wasm match the cp
   for (const k of ['w1', 'b1', 'w2', 'b2']) {
     const diff = maxAbsDiff(wasm[k], cpu[k]);
     assert.ok(maxAbs(cpu[k]) > 0, `${k}: a zero gradient tests nothing`);
+    // 1e-4: here every kernel of the step differs in rounding, not ours alone (b2's Sum over 12544
+    // terms is the loosest, ~3e-5 of its value)
     assert.ok(diff <= 1e-4 * maxAbs(cpu[k]), `${k}: max abs diff ${diff} (max |g| ${maxAbs(cpu[k])})`);
   }
 });
