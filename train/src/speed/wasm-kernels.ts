@@ -13,10 +13,13 @@
  * - Identity: the tfjs engine clones every tensor it saves for the backward pass (73 per step of
  *   the paper model, weights included), and tfjs-wasm's Identity copies the data. Like
  *   tfjs-cpu's, ours shares it and counts a reference (tensors are never written in place).
+ *
+ * And one it lacks: Conv2DBackpropFilter (conv-kernels.ts), registered only if absent.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WasmMemoryLike } from '@vae/models/wasm';
-import { GEMM_COLUMNS, matrixKernels } from './wasm-gemm.js';
+import { installWasmConvKernels } from './conv-kernels.js';
+import { GEMM_COLUMNS, matrixKernels, type Gemm } from './wasm-gemm.js';
 
 type Inputs = Record<string, tf.TensorInfo | undefined>;
 type KernelArgs = { inputs: Inputs; backend: unknown; attrs?: Record<string, unknown> };
@@ -48,6 +51,11 @@ function kernelsOn(backend: WasmBackend): MatrixKernels {
   return kernels;
 }
 
+/** wasm-gemm.ts' GEMM on `backend`'s heap (tfjs-wasm's backend object). */
+export function wasmGemmOn(backend: object): Gemm {
+  return kernelsOn(backend as WasmBackend).gemm;
+}
+
 /** Re-registers the kernels. Idempotent; call after `tf.setBackend('wasm')`. */
 export function installWasmTrainingKernels(): void {
   if (installed) return;
@@ -74,6 +82,8 @@ export function installWasmTrainingKernels(): void {
       return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     });
   }
+  // tfjs-wasm has no Conv2DBackpropFilter (conv weight gradients): ours, on the same GEMM.
+  installWasmConvKernels(wasmGemmOn);
   installed = true;
 }
 
