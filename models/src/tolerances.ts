@@ -16,7 +16,7 @@
  *   length <= 784; they differ only in summation order and FMA use, i.e. by a few float32
  *   rounding errors of the dot product: measured <= 3e-6 on mu / logvar and <= 8e-7 on x_hat
  *   (x_hat is a sigmoid, whose slope <= 1/4 shrinks the logits' error, hence the tighter bound).
- * - **fp32 graphs on GPUs** (chromium-webgpu, node-cuda): 10x looser, 1e-3 / 1e-4. A GPU sums
+ * - **fp32 graphs on GPUs** (chromium-webgpu, node-webgpu, node-cuda): 10x looser, 1e-3 / 1e-4. A GPU sums
  *   in a different order (tiled, often split along K) with FMA, and WGSL only requires exp()
  *   to within 3 + 2|x| ULP and division to 2.5 ULP, so sigmoid is less exact than on a CPU.
  *   Measured on SwiftShader (a CPU implementation of WebGPU, which is IEEE-exact in + and *)
@@ -62,7 +62,7 @@
  * Node and in Chromium; they are CPU arithmetic in float32 and have the CPU rows' tolerances, i.e.
  * exactly those of the ONNX graph of the same precision on onnxruntime's CPU / wasm builds.
  */
-export const RUNTIME_IDS = ['node-cpu', 'node-cuda', 'web-node', 'chromium-wasm', 'chromium-webgpu', 'standalone-node', 'standalone-chromium'] as const;
+export const RUNTIME_IDS = ['node-cpu', 'node-cuda', 'node-webgpu', 'web-node', 'chromium-wasm', 'chromium-webgpu', 'standalone-node', 'standalone-chromium'] as const;
 export type RuntimeId = (typeof RUNTIME_IDS)[number];
 
 /** A graph's weight precision (the manifest's `precision`). */
@@ -80,6 +80,7 @@ export const OUTPUT_TOLERANCES: Readonly<Record<RuntimeId, Readonly<Record<Graph
   'chromium-wasm': { fp32: CPU_FP32, fp16: FP16, int8: INT8 },
   'chromium-webgpu': { fp32: GPU_FP32, fp16: FP16, int8: INT8 },
   'node-cuda': { fp32: GPU_FP32, fp16: FP16, int8: INT8 },
+  'node-webgpu': { fp32: GPU_FP32, fp16: FP16, int8: INT8 },
   'standalone-node': { fp32: CPU_FP32, fp16: FP16, int8: INT8 },
   'standalone-chromium': { fp32: CPU_FP32, fp16: FP16, int8: INT8 },
 };
@@ -120,6 +121,7 @@ export const ELEMENTWISE_ATOL: Readonly<Record<RuntimeId, Readonly<Record<string
   'chromium-wasm': { Sigmoid: 1e-6 },
   'chromium-webgpu': { Sigmoid: 1e-5 },
   'node-cuda': { Sigmoid: 1e-5 },
+  'node-webgpu': { Sigmoid: 1e-5 },
   'standalone-node': { Sigmoid: 1e-6 },
   'standalone-chromium': { Sigmoid: 1e-6 },
 };

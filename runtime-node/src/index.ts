@@ -1,5 +1,5 @@
 /**
- * @vae/runtime-node: the exported VAE on onnxruntime-node (CUDA or CPU). `loadVae` is this
+ * @vae/runtime-node: the exported VAE on onnxruntime-node (CUDA, WebGPU or CPU). `loadVae` is this
  * package's; the `Vae` it returns, the options and the image helpers are @vae/runtime-core's,
  * re-exported here, so the API is the one of @vae/runtime-web too.
  *
@@ -9,8 +9,8 @@
  */
 export { loadVae, checkSession, type LoadOptions } from './vae.js';
 export {
-  NODE_DEVICES, detectCuda, DEVICE_CHOICES, CUDA_INSTALL_HINT,
-  type DeviceChoice, type Device, type CudaProbe, type CudaDetector,
+  NODE_DEVICES, detectCuda, detectWebGpu, describeAdapter, isSoftwareAdapter, DEVICE_CHOICES, CUDA_INSTALL_HINT, WEBGPU_HINT, SWIFTSHADER_ICD,
+  type DeviceChoice, type Device, type CudaProbe, type CudaDetector, type WebGpuAdapter, type WebGpuProbe, type WebGpuDetector,
 } from './providers.js';
 export { writePng } from './png.js';
 export {

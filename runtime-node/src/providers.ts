@@ -1,11 +1,14 @@
 /**
  * onnxruntime-node's devices (execution providers) as a table for @vae/runtime-core's resolver,
- * which makes every decision: `auto` tries CUDA and falls back to the CPU (and says so), `cuda`
- * without a working CUDA provider is a VaeError 'device-unavailable' that says how to install
- * it, `cpu` is the CPU. This file supplies only what is Node's: the CUDA probe (injectable, so
- * the decisions are tested without a GPU) and opening the two sessions on a device.
+ * which makes every decision: `auto` tries CUDA, then WebGPU on a hardware adapter, and falls
+ * back to the CPU (and says so), `cuda` without a working CUDA provider is a VaeError
+ * 'device-unavailable' that says how to install it, `webgpu` is onnxruntime-node's WebGPU
+ * execution provider (Dawn: Vulkan on Linux, D3D12 on Windows, Metal on macOS) on any adapter,
+ * software ones included, `cpu` is the CPU. This file supplies only what is Node's: the CUDA
+ * and WebGPU probes (injectable, so the decisions are tested without a GPU) and opening the two
+ * sessions on a device.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -23,9 +26,36 @@ export type CudaProbe = DeviceProbe;
 /** Finds out whether onnxruntime-node can run on CUDA here. */
 export type CudaDetector = () => Promise<CudaProbe> | CudaProbe;
 
-/** What the probes get: `loadVae`'s replacement detector, if any. */
+/** A WebGPU adapter as Dawn names it (GPUAdapterInfo), and whether it is a software one. */
+export interface WebGpuAdapter {
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** A CPU implementation (SwiftShader, llvmpipe / lavapipe, Microsoft Basic Render): 'auto' never picks it. */
+  software: boolean;
+}
+
+/** What a WebGPU probe found: the adapter when there is one, else why not. */
+export type WebGpuProbe = DeviceProbe & { adapter?: WebGpuAdapter };
+
+/** Finds out whether onnxruntime-node can run on WebGPU here, and on which adapter. */
+export type WebGpuDetector = () => Promise<WebGpuProbe> | WebGpuProbe;
+
+/** Where Debian's chromium package puts SwiftShader's Vulkan driver (a software GPU): set VK_ICD_FILENAMES to it. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+/** What WebGPU needs, for the error of `webgpu` without an adapter. */
+export const WEBGPU_HINT =
+  'WebGPU runs on Dawn, which on Linux needs the Vulkan loader (Debian/Ubuntu: libvulkan1) and a Vulkan driver: a GPU\'s, or ' +
+  `the software SwiftShader (VK_ICD_FILENAMES=${SWIFTSHADER_ICD}, from Debian's chromium package); or choose cpu (--device cpu) or auto`;
+
+/** What the probes get: the request (`auto` skips a software adapter) and `loadVae`'s replacement detectors, if any. */
 export interface ProbeContext {
+  device?: DeviceChoice;
   detectCuda?: CudaDetector;
+  detectWebGpu?: WebGpuDetector;
+  /** Set by the WebGPU probe when it passes: the adapter the sessions will run on (`vae.deviceNote` names it). */
+  webGpuAdapter?: WebGpuAdapter;
 }
 
 /** What an open gets: the two graphs' bytes and the session settings of `loadVae`'s options. */
@@ -48,6 +78,7 @@ export interface Sessions {
  */
 export const NODE_DEVICES = [
   { name: 'cuda', probe: probeCuda, open: (c) => openSessions(c, 'cuda'), hint: `To use it, ${CUDA_INSTALL_HINT}; or choose cpu (--device cpu) or auto` },
+  { name: 'webgpu', probe: probeWebGpu, open: (c) => openSessions(c, 'webgpu'), hint: WEBGPU_HINT },
   // The CPU is always there: a failure is the model's (a graph onnxruntime cannot load).
   { name: 'cpu', open: (c) => openSessions(c, 'cpu').catch((err: unknown) => { throw sessionError(err, c.manifestPath); }) },
 ] as const satisfies DeviceTable<string, ProbeContext, OpenContext, Sessions>;
@@ -66,6 +97,27 @@ async function probeCuda(context: ProbeContext): Promise<CudaProbe> {
   process.env.NVIDIA_TF32_OVERRIDE ??= '0';
   const probe = await (context.detectCuda ?? detectCuda)();
   return probe.available ? probe : { available: false, reason: probe.reason ?? 'the CUDA provider is not available' };
+}
+
+/**
+ * The WebGPU entry's probe: the detector (default `detectWebGpu`); under 'auto' a software
+ * adapter is skipped (it is the CPU, slower than onnxruntime's own CPU kernels), asked for by
+ * name it runs.
+ */
+async function probeWebGpu(context: ProbeContext): Promise<WebGpuProbe> {
+  const probe = await (context.detectWebGpu ?? detectWebGpu)();
+  if (!probe.available) return { available: false, reason: probe.reason ?? 'no WebGPU adapter' };
+  if (probe.adapter?.software && (context.device ?? 'auto') === 'auto') {
+    return { available: false, reason: `software adapter (${describeAdapter(probe.adapter)}); device webgpu uses it` };
+  }
+  context.webGpuAdapter = probe.adapter;
+  return probe;
+}
+
+/** "SwiftShader driver 5.0.0, google/swiftshader": the adapter's description, vendor and architecture. */
+export function describeAdapter(a: Pick<WebGpuAdapter, 'vendor' | 'architecture' | 'description'>): string {
+  const names = [a.vendor, a.architecture].filter(Boolean).join('/');
+  return [a.description || 'unnamed adapter', names].filter(Boolean).join(', ');
 }
 
 /** The encoder and decoder sessions on `device` (a GPU provider keeps the CPU for the operators it lacks). */
@@ -142,4 +194,57 @@ export async function detectCuda(): Promise<CudaProbe> {
 
 function firstLine(text: string): string {
   return text.split('\n')[0].trim();
+}
+
+/** Adapters that are the CPU in disguise, by the names their drivers give. */
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render/i;
+
+/** Whether a GPUAdapterInfo names a software adapter (Dawn also flags SwiftShader as the fallback adapter). */
+export function isSoftwareAdapter(info: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean }): boolean {
+  return info.isFallbackAdapter === true || SOFTWARE_ADAPTER.test([info.vendor, info.architecture, info.device, info.description].join(' '));
+}
+
+/**
+ * Why Dawn cannot find a Vulkan adapter on Linux, checked before asking it (it prints native
+ * warnings to stderr when Vulkan has no driver): no loader library, or no driver manifest
+ * (ICD) where the loader looks and none named by the environment. Undefined: ask Dawn.
+ */
+function vulkanMissing(): string | undefined {
+  const env = process.env;
+  const libDirs = [...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`, '/usr/lib64', '/usr/lib', '/lib64', '/lib', '/usr/local/lib'];
+  if (!libDirs.some((d) => existsSync(join(d, 'libvulkan.so.1')))) {
+    return 'no Vulkan loader (libvulkan.so.1; Debian/Ubuntu: apt-get install libvulkan1)';
+  }
+  if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env.VK_ADD_DRIVER_FILES) return undefined;
+  const icdDirs = [env.XDG_CONFIG_HOME, ...(env.XDG_CONFIG_DIRS ?? '/etc/xdg').split(':'), '/etc', env.XDG_DATA_HOME, ...(env.XDG_DATA_DIRS ?? '/usr/local/share:/usr/share').split(':')]
+    .filter((d): d is string => !!d).map((d) => join(d, 'vulkan', 'icd.d'));
+  if (icdDirs.some((d) => { try { return readdirSync(d).some((f) => f.endsWith('.json')); } catch { return false; } })) return undefined;
+  const swiftshader = existsSync(SWIFTSHADER_ICD) ? `; for the software SwiftShader set VK_ICD_FILENAMES=${SWIFTSHADER_ICD}` : '';
+  return `no Vulkan driver (no ICD manifest in ${icdDirs.filter((d) => d.startsWith('/usr/share') || d.startsWith('/etc/vulkan')).join(' or ')}, VK_ICD_FILENAMES unset)${swiftshader}`;
+}
+
+/**
+ * The real detector: (1) the onnxruntime-node build must list WebGPU, (2) on Linux, Vulkan must
+ * have a loader and a driver, (3) Dawn (the `webgpu` package, the same Dawn as onnxruntime's
+ * WebGPU provider) must return an adapter; its GPUAdapterInfo names it.
+ */
+export async function detectWebGpu(): Promise<WebGpuProbe> {
+  const listed = ort.listSupportedBackends?.() ?? [];
+  if (!listed.some((b) => b.name === 'webgpu')) {
+    return { available: false, reason: `this onnxruntime-node build (${process.platform}/${process.arch}) has no WebGPU execution provider` };
+  }
+  const vulkan = process.platform === 'linux' ? vulkanMissing() : undefined;
+  if (vulkan) return { available: false, reason: vulkan };
+  try {
+    const { create } = await import('webgpu');
+    const adapter = await create([]).requestAdapter();
+    if (!adapter) return { available: false, reason: 'Dawn found no WebGPU adapter (requestAdapter() returned null)' };
+    const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+    return {
+      available: true,
+      adapter: { vendor: info.vendor, architecture: info.architecture, description: info.description, software: isSoftwareAdapter(info) },
+    };
+  } catch (err) {
+    return { available: false, reason: `Dawn (the webgpu package) could not look for an adapter: ${firstLine(messageOf(err))}` };
+  }
 }

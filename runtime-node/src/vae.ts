@@ -15,10 +15,14 @@ import {
   Vae, VaeError, asVaeError, commonLoadOptions, decoderGraphKey, fetchImageBytes, inputError, messageOf, openDevice, planDevice,
   type CommonLoadOptions, type OutputRequest, type RgbaImage, type VaeBackend,
 } from '@vae/runtime-core';
-import { NODE_DEVICES, type CudaDetector, type DeviceChoice } from './providers.js';
+import { NODE_DEVICES, describeAdapter, type CudaDetector, type DeviceChoice, type ProbeContext, type WebGpuDetector } from './providers.js';
 
 export interface LoadOptions extends CommonLoadOptions {
-  /** 'auto' (default): CUDA when it works, else the CPU (`vae.deviceNote` says why); 'cuda': CUDA or an error; 'cpu'. */
+  /**
+   * 'auto' (default): CUDA when it works, else WebGPU on a hardware adapter, else the CPU
+   * (`vae.deviceNote` says why); 'cuda': CUDA or an error; 'webgpu': WebGPU on any adapter
+   * (software ones too) or an error; 'cpu'.
+   */
   device?: DeviceChoice;
   /** onnxruntime intra-op threads (default: onnxruntime's choice, one per physical core). */
   threads?: number;
@@ -26,6 +30,8 @@ export interface LoadOptions extends CommonLoadOptions {
   sessionOptions?: ort.InferenceSession.SessionOptions;
   /** Replaces CUDA detection (tests). */
   detectCuda?: CudaDetector;
+  /** Replaces WebGPU detection (tests). */
+  detectWebGpu?: WebGpuDetector;
 }
 
 type Session = ort.InferenceSession;
@@ -42,7 +48,8 @@ export async function loadVae(dir?: string, options: LoadOptions = {}): Promise<
     throw inputError(`threads: expected a non-negative integer (0 = onnxruntime's default), got ${String(options.threads)}`);
   }
   // The device option is checked and probed before the model is read: `cuda` without CUDA fails first.
-  const plan = await planDevice(NODE_DEVICES, options.device, options);
+  const probeContext: ProbeContext = { device: options.device, detectCuda: options.detectCuda, detectWebGpu: options.detectWebGpu };
+  const plan = await planDevice(NODE_DEVICES, options.device, probeContext);
   let model: LoadedModel;
   try {
     model = await loadModelDir(dir ?? releasedModelDir());
@@ -79,8 +86,11 @@ export async function loadVae(dir?: string, options: LoadOptions = {}): Promise<
     await Promise.all([sessions.encoder.release(), sessions.decoder.release()]);
     throw err;
   }
+  // On WebGPU the note names the adapter: a software one runs, but at CPU speed.
+  const adapter = selection.device === 'webgpu' ? probeContext.webGpuAdapter : undefined;
+  const deviceNote = adapter ? `${selection.note}; adapter: ${describeAdapter(adapter)}` : selection.note;
   return new Vae(new NodeBackend(model.dir, sessions.encoder, sessions.decoder), {
-    model: model.dir, manifest: model.manifest, device: selection.device, deviceNote: selection.note, precision, maxBatch,
+    model: model.dir, manifest: model.manifest, device: selection.device, deviceNote, precision, maxBatch,
   });
 }
 

@@ -166,7 +166,7 @@ describe('vae CLI', () => {
       ]);
       await Promise.all([
         fails(['decode'], 2, /error: --z or --z-file/),
-        fails(['sample', '--device', 'gpu'], 2, /Invalid values:\s+Argument: device, Given: "gpu", Choices: "auto", "cuda", "cpu"/),
+        fails(['sample', '--device', 'gpu'], 2, /Invalid values:\s+Argument: device, Given: "gpu", Choices: "auto", "cuda", "webgpu", "cpu"/),
         fails(['sample', '--precision', 'fp8'], 2, /Argument: precision, Given: "fp8", Choices: "fp32", "fp16", "int8"/),
         fails(['encode', a(), '--fit', 'stretch'], 2, /Argument: fit, Given: "stretch", Choices: "contain", "fill"/),
         fails(['sample', '--ep', 'cpu'], 2, /Unknown argument: ep/),

@@ -232,7 +232,7 @@ describe('bad model directories', () => {
   it('an unknown precision, device or option', async () => {
     const input = (re: RegExp) => (err: Error) => err instanceof VaeError && err.code === 'input' && re.test(err.message);
     await assert.rejects(loadVae(N2, { precision: 'fp8' as never }), input(/precision: "fp8" is not one of fp32, fp16, int8/));
-    await assert.rejects(loadVae(N2, { device: 'gpu' as never }), input(/device: "gpu" is not one of "auto", "cuda", "cpu"/));
+    await assert.rejects(loadVae(N2, { device: 'gpu' as never }), input(/device: "gpu" is not one of "auto", "cuda", "webgpu", "cpu"/));
     await assert.rejects(loadVae(N2, { threads: -1 }), input(/threads: expected a non-negative integer/));
     await assert.rejects(loadVae(N2, { maxBatch: 0 }), input(/maxBatch: expected a positive integer/));
   });

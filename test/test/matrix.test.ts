@@ -1,6 +1,7 @@
 /**
  * The whole matrix (every runtime but CUDA, which is skipped without a GPU) on both
- * released models, in one process: Chromium is launched once for both.
+ * released models, in one process: Chromium is launched once for both. node-webgpu runs on
+ * SwiftShader's Vulkan driver (from Debian's chromium), which this test selects.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,13 +19,20 @@ const RELEASED = releasedModelsDir();
 /** CI=true: every row but node-cuda must run (Chromium is installed there). */
 const IN_CI = /^(1|true)$/i.test(process.env.CI ?? '');
 
+/** SwiftShader's Vulkan driver, shipped by Debian's chromium: node-webgpu's adapter here and in CI. */
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+// The library never changes the user's Vulkan setup; this test picks SwiftShader before anything loads Vulkan.
+const swiftshader = existsSync(SWIFTSHADER_ICD);
+if (swiftshader) process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
+
 const MODELS = ['mnist-n64-beta1', 'mnist-n2-beta1'];
 const BROWSER_ROWS: RuntimeId[] = ['chromium-wasm', 'chromium-webgpu', 'standalone-chromium'];
 
-test('parity matrix: both released models pass on node-cpu, web-node, chromium-wasm, chromium-webgpu and the standalone decoder in Node and Chromium; node-cuda says why it skipped', { timeout: 600_000 }, async (t) => {
+test('parity matrix: both released models pass on node-cpu, node-webgpu, web-node, chromium-wasm, chromium-webgpu and the standalone decoder in Node and Chromium; node-cuda says why it skipped', { timeout: 600_000 }, async (t) => {
   const chromium = existsSync(CHROMIUM_PATH);
   if (IN_CI) assert.ok(chromium, `CI must have Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`);
-  const mustRun: RuntimeId[] = ['node-cpu', 'web-node', 'standalone-node', ...(chromium ? BROWSER_ROWS : [])];
+  if (IN_CI) assert.ok(swiftshader, `CI must have SwiftShader's Vulkan driver at ${SWIFTSHADER_ICD} (apt-get install chromium libvulkan1)`);
+  const mustRun: RuntimeId[] = ['node-cpu', 'web-node', 'standalone-node', ...(chromium ? BROWSER_ROWS : []), ...(swiftshader ? ['node-webgpu' as const] : [])];
   const out = await mkdtemp(join(tmpdir(), 'vae-parity-'));
   try {
     const result = await verifyModelDirs(MODELS.map((m) => join(RELEASED, m)), { out, require: mustRun, log: (l) => t.diagnostic(l) });
@@ -43,6 +51,8 @@ test('parity matrix: both released models pass on node-cpu, web-node, chromium-w
       for (const id of mustRun) assert.equal(info[id].status, 'ran', `${id}: ${info[id].reason}`);
       if (!chromium) for (const id of BROWSER_ROWS) assert.match(info[id].reason!, /\/usr\/bin\/chromium not found \(apt-get install chromium\)/);
       if (info['node-cuda'].status === 'skipped') assert.match(info['node-cuda'].reason!, /no CUDA execution provider installed|no GPU|no CUDA support|failed to open/);
+      if (swiftshader) assert.match(info['node-webgpu'].description!, /^onnxruntime-node [\d.]+, WebGPU execution provider \(Dawn; .*\), adapter: SwiftShader driver [\d.]+, google\/swiftshader \(software\)$/);
+      else assert.match(info['node-webgpu'].reason!, /Vulkan|adapter|WebGPU/);
       if (chromium) {
         assert.match(info['chromium-webgpu'].description!, /WebGPU execution provider only, adapter: /);
         assert.match(info['chromium-wasm'].description!, /wasm execution provider/);

@@ -110,7 +110,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     y
       .usage(
         '$0 verify TARGET [TARGET...] [options]\n\n' +
-          'Runs a model on every runtime -- onnxruntime-node CPU and CUDA, onnxruntime-web wasm in Node, and\n' +
+          'Runs a model on every runtime -- onnxruntime-node CPU, CUDA and WebGPU, onnxruntime-web wasm in Node, and\n' +
           'onnxruntime-web wasm and WebGPU in headless Chromium -- and compares every output with a reference.\n' +
           'Exit status: 0 every row that ran passed; 1 the runtimes disagree (an output outside its tolerance, a runtime\n' +
           'that failed on the model, or a required runtime skipped); 2 the run could not be made (a bad flag, or a\n' +

@@ -1,6 +1,6 @@
 /**
  * @vae/verify: does every runtime compute the same thing? One engine (matrix.ts) runs a model
- * on every runtime (onnxruntime-node CPU / CUDA, onnxruntime-web wasm in Node and wasm / WebGPU
+ * on every runtime (onnxruntime-node CPU / CUDA / WebGPU, onnxruntime-web wasm in Node and wasm / WebGPU
  * in headless Chromium, the standalone decoder) and compares each output with a reference:
  *
  * - `verifyOnnx`: any ONNX model, against golden data in ONNX's test_data_set_* layout or the

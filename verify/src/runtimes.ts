@@ -4,6 +4,7 @@
  *
  *   node-cpu         onnxruntime-node, CPU execution provider
  *   node-cuda        onnxruntime-node, CUDA execution provider (needs the provider + a GPU)
+ *   node-webgpu      onnxruntime-node, WebGPU execution provider (Dawn; on Linux needs Vulkan: a GPU or SwiftShader)
  *   web-node         onnxruntime-web's wasm execution provider, in this Node process
  *   chromium-wasm    onnxruntime-web (ort.wasm build), wasm EP, in headless Chromium
  *   chromium-webgpu  onnxruntime-web (ort.webgpu build), WebGPU EP only, in headless Chromium
@@ -31,6 +32,7 @@ export { RUNTIME_IDS, type RuntimeId };
 export const RUNTIME_LABELS: Record<RuntimeId, string> = {
   'node-cpu': 'onnxruntime-node, CPU EP',
   'node-cuda': 'onnxruntime-node, CUDA EP',
+  'node-webgpu': 'onnxruntime-node, WebGPU EP (Dawn)',
   'web-node': 'onnxruntime-web, wasm EP, in Node',
   'chromium-wasm': 'onnxruntime-web, wasm EP, in headless Chromium',
   'chromium-webgpu': 'onnxruntime-web, WebGPU EP, in headless Chromium',
@@ -96,12 +98,13 @@ function identityModel(): Uint8Array {
 
 class NodeRuntime implements Runtime {
   private ort!: OrtModule;
-  constructor(readonly id: 'node-cpu' | 'node-cuda') {}
+  constructor(readonly id: 'node-cpu' | 'node-cuda' | 'node-webgpu') {}
 
   async start(): Promise<StartResult> {
     this.ort = await import('onnxruntime-node');
     const version = this.ort.env.versions.node ?? this.ort.env.versions.common;
     if (this.id === 'node-cpu') return { ok: true, description: `onnxruntime-node ${version}, CPU execution provider, 1 thread` };
+    if (this.id === 'node-webgpu') return this.startWebGpu(version);
     const reason = await cudaUnavailableReason(this.ort);
     if (reason) return { ok: false, reason };
     // cuBLAS / cuDNN read this when they load: no TF32 tensor-core math (10-bit mantissas) in float32 graphs.
@@ -116,10 +119,31 @@ class NodeRuntime implements Runtime {
     return { ok: true, description: `onnxruntime-node ${version}, CUDA execution provider (device 0)` };
   }
 
+  /**
+   * WebGPU: the detector of @vae/runtime-node (the one `loadVae` uses: the EP in this build,
+   * on Linux a Vulkan loader and driver, then Dawn's adapter), then a session must open on it.
+   * Any adapter runs, software ones too (the row is about arithmetic, not speed); the
+   * description names it. Vulkan is never configured here: without a driver the reason says
+   * how to select SwiftShader.
+   */
+  private async startWebGpu(version: string): Promise<StartResult> {
+    const { detectWebGpu, describeAdapter } = await import('@vae/runtime-node');
+    const probe = await detectWebGpu();
+    if (!probe.available) return { ok: false, reason: probe.reason ?? 'no WebGPU adapter' };
+    try {
+      const session = await this.ort.InferenceSession.create(identityModel(), { executionProviders: ['webgpu'], logSeverityLevel: 3 });
+      await session.release();
+    } catch (err) {
+      return { ok: false, reason: `a session on the WebGPU execution provider failed to open: ${(err as Error).message.split('\n')[0]}` };
+    }
+    const adapter = probe.adapter ? `${describeAdapter(probe.adapter)}${probe.adapter.software ? ' (software)' : ''}` : 'unnamed adapter';
+    return { ok: true, description: `onnxruntime-node ${version}, WebGPU execution provider (Dawn; operators it lacks run on the CPU EP), adapter: ${adapter}` };
+  }
+
   async open(model: Uint8Array): Promise<RuntimeSession> {
     const ort = this.ort;
     const session = await ort.InferenceSession.create(model, {
-      executionProviders: [this.id === 'node-cuda' ? { name: 'cuda', deviceId: 0 } : 'cpu'],
+      executionProviders: [this.id === 'node-cuda' ? { name: 'cuda', deviceId: 0 } : this.id === 'node-webgpu' ? 'webgpu' : 'cpu'],
       intraOpNumThreads: 1,
       interOpNumThreads: 1,
       logSeverityLevel: 3,
@@ -264,7 +288,7 @@ export class RuntimeSet {
     let r = this.runtimes.get(id);
     if (!r) {
       const host = () => (this.browser ??= BrowserHost.start());
-      r = id === 'node-cpu' || id === 'node-cuda' ? new NodeRuntime(id)
+      r = id === 'node-cpu' || id === 'node-cuda' || id === 'node-webgpu' ? new NodeRuntime(id)
         : id === 'web-node' ? new WebNodeRuntime()
         : id === 'standalone-node' || id === 'standalone-chromium' ? new StandaloneRuntime(id, host)
         : new BrowserRuntime(id, host);

@@ -3,6 +3,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,16 @@ export const RELEASED = join(REPO, 'models', 'released');
 
 /** CI=true: every row but node-cuda must run (Chromium is installed there). */
 export const IN_CI = /^(1|true)$/i.test(process.env.CI ?? '');
+
+/** SwiftShader's Vulkan driver, shipped by Debian's chromium: node-webgpu's adapter here and in CI. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+/** Whether node-webgpu can run here (on SwiftShader); in CI it must. */
+export const SWIFTSHADER = existsSync(SWIFTSHADER_ICD);
+/**
+ * The environment of the processes the tests start: node-webgpu on SwiftShader unless the
+ * user's Vulkan is configured (the library never chooses a Vulkan driver itself).
+ */
+export const TEST_ENV: NodeJS.ProcessEnv = SWIFTSHADER && !process.env.VK_ICD_FILENAMES ? { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD } : { ...process.env };
 
 export interface Perturbation {
   graph: string;
@@ -91,7 +102,7 @@ export interface RunResult { code: number | null; stdout: string; stderr: string
 /** Runs `node pipeline/dist/cli.js ...args`. */
 export function runCli(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? REPO, env: TEST_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

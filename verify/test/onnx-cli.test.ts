@@ -1,7 +1,8 @@
 /**
  * `vae verify` on small general ONNX models built here (node-cpu and web-node: fast): every
  * dtype through generated data and the saved ONNX test-data layout, repeating a run with
- * --data, Polygraphy's --atol / --rtol / --check-error-stat, exit codes, and error rows.
+ * --data, Polygraphy's --atol / --rtol / --check-error-stat, exit codes, and error rows; and
+ * one float32 model on node-webgpu (SwiftShader's Vulkan, selected by the test environment).
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeModel, readTensorFile, serializeTensor, type ValueInfoProto } from '@vae/models/onnx';
 import type { OnnxParityReport } from '../src/onnx-report.js';
-import { runCli } from './helpers.js';
+import { IN_CI, SWIFTSHADER, SWIFTSHADER_ICD, runCli } from './helpers.js';
 
 const tmp = await mkdtemp(join(tmpdir(), 'vae-onnx-cli-'));
 after(() => rm(tmp, { recursive: true, force: true }));
@@ -41,6 +42,29 @@ function typedModel(op = 'Identity'): Uint8Array {
 }
 
 const RT = ['--runtimes', 'node-cpu,web-node'];
+
+test('node-webgpu: a float32 MatMul + Sigmoid model runs on onnxruntime-node\'s WebGPU EP and passes against node-cpu', { timeout: 120_000, skip: !SWIFTSHADER && !IN_CI && `no SwiftShader (${SWIFTSHADER_ICD})` }, async () => {
+  const model = join(tmp, 'matmul.onnx');
+  await writeFile(model, encodeModel({
+    ir_version: 8, opset_import: [{ domain: '', version: 17 }], producer_name: 'vae-test', producer_version: '0',
+    graph: {
+      name: 'matmul',
+      node: [
+        { name: 'mm', op_type: 'MatMul', input: ['a', 'b'], output: ['ab'] },
+        { name: 'sig', op_type: 'Sigmoid', input: ['ab'], output: ['y'] },
+      ],
+      initializer: [],
+      input: [io('a', 1, ['n', 64]), io('b', 1, [64, 16])],
+      output: [io('y', 1, ['n', 16])],
+    },
+  }));
+  const r = await runCli(['verify', model, '--dim', 'n=5', '--runtimes', 'node-cpu,node-webgpu', '--require', 'node-webgpu', '--json', '--out', join(tmp, 'webgpu')]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as OnnxParityReport;
+  assert.deepEqual(report.rows.map((x) => [x.runtime, x.status]), [['node-cpu', 'pass'], ['node-webgpu', 'pass']]);
+  const runtime = report.runtimes.find((x) => x.id === 'node-webgpu')!;
+  assert.match(runtime.description!, /WebGPU execution provider \(Dawn; .*\), adapter: SwiftShader/);
+});
 
 test('a bare model: seeded inputs of every dtype, saved in the ONNX test-data layout; --data repeats the run', { timeout: 120_000 }, async () => {
   const model = join(tmp, 'typed.onnx');

@@ -30,7 +30,7 @@ test('tolerances: CPU rows hold the export contract; GPU fp32 is 10x looser; var
       for (const [output, bound] of Object.entries(outputs)) assert.equal(toleranceFor(runtime, precision, output), bound, `${runtime} ${precision} ${output}`);
     }
   }
-  for (const runtime of ['chromium-webgpu', 'node-cuda'] as const) {
+  for (const runtime of ['chromium-webgpu', 'node-webgpu', 'node-cuda'] as const) {
     assert.equal(toleranceFor(runtime, 'fp32', 'x_hat'), 10 * EXPORT_TOLERANCES.fp32.x_hat);
     assert.equal(toleranceFor(runtime, 'fp32', 'mu'), 10 * EXPORT_TOLERANCES.fp32.mu);
     assert.equal(toleranceFor(runtime, 'fp16', 'x_hat'), EXPORT_TOLERANCES.fp16.x_hat);
@@ -162,7 +162,7 @@ test('report: table, markdown and JSON of a synthetic report', async () => {
 
 test('CLI runtime lists: known names pass, unknown names are usage errors naming them', () => {
   assert.deepEqual(parseRuntimeList('runtimes', 'node-cpu, chromium-webgpu'), ['node-cpu', 'chromium-webgpu']);
-  assert.throws(() => parseRuntimeList('runtimes', 'node-cpu,tpu'), /^Error: --runtimes: unknown runtime "tpu" \(known: node-cpu, node-cuda, web-node, chromium-wasm, chromium-webgpu, standalone-node, standalone-chromium\)$/);
+  assert.throws(() => parseRuntimeList('runtimes', 'node-cpu,tpu'), /^Error: --runtimes: unknown runtime "tpu" \(known: node-cpu, node-cuda, node-webgpu, web-node, chromium-wasm, chromium-webgpu, standalone-node, standalone-chromium\)$/);
   assert.throws(() => parseRuntimeList('require', ','), /--require: name at least one runtime/);
 });
 

@@ -15,7 +15,7 @@ import { PNG } from 'pngjs';
 import { CHROMIUM_PATH } from '@vae/browser-harness';
 import { colormap, heatmapLayout } from '../src/heatmap.js';
 import type { ParityReport } from '../src/report.js';
-import { IN_CI, RELEASED, perturbModelDir, runCli } from './helpers.js';
+import { IN_CI, RELEASED, SWIFTSHADER, perturbModelDir, runCli } from './helpers.js';
 
 const N2 = join(RELEASED, 'mnist-n2-beta1');
 
@@ -35,7 +35,7 @@ test('vae verify fails on a perturbed decoder and names the perturbed Gemm as th
     const report = JSON.parse(await readFile(join(out, 'mnist-n2-beta1', 'parity-report.json'), 'utf8')) as ParityReport;
     assert.equal(report.passed, false);
     const ran: string[] = report.runtimes.filter((x) => x.status === 'ran').map((x) => x.id);
-    const expected = ['node-cpu', 'web-node', 'standalone-node', ...(IN_CI || existsSync(CHROMIUM_PATH) ? ['chromium-wasm', 'chromium-webgpu', 'standalone-chromium'] : [])];
+    const expected = ['node-cpu', 'web-node', 'standalone-node', ...(IN_CI || existsSync(CHROMIUM_PATH) ? ['chromium-wasm', 'chromium-webgpu', 'standalone-chromium'] : []), ...(IN_CI || SWIFTSHADER ? ['node-webgpu'] : [])];
     for (const id of expected) assert.ok(ran.includes(id), `${id} ran`);
     for (const row of report.rows.filter((x) => x.status !== 'skipped')) {
       assert.equal(row.graph, 'decoder');

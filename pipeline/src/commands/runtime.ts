@@ -28,7 +28,7 @@ interface ImageArgs { invert?: boolean; center: boolean; fit: 'contain' | 'fill'
 function modelOptions(y: Argv, defaultModel: ReleasedModelName): Argv {
   return y
     .option('model', { type: 'string', describe: `Model directory written by vae export [default: models/released/${defaultModel}]` })
-    .option('device', { choices: DEVICE_CHOICES, default: 'auto' as DeviceChoice, describe: 'Where the graphs run: auto = CUDA when it works, else the CPU (says which)' })
+    .option('device', { choices: DEVICE_CHOICES, default: 'auto' as DeviceChoice, describe: 'Where the graphs run: auto = CUDA when it works, else WebGPU on a hardware GPU, else the CPU (says which)' })
     .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads [default: one per physical core]' })
     .option('precision', { choices: PRECISIONS, default: 'fp32' as Precision, describe: 'Decoder graph: fp32, or the smaller fp16 / int8 ones' })
     .option('json', { type: 'boolean', default: false, describe: 'Print machine-readable JSON on stdout (messages go to stderr)' })
