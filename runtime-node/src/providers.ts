@@ -225,8 +225,9 @@ function vulkanMissing(): string | undefined {
 
 /**
  * The real detector: (1) the onnxruntime-node build must list WebGPU, (2) on Linux, Vulkan must
- * have a loader and a driver, (3) Dawn (the `webgpu` package, the same Dawn as onnxruntime's
- * WebGPU provider) must return an adapter; its GPUAdapterInfo names it.
+ * have a loader and a driver, (3) Dawn (the optional `webgpu` package, the same Dawn as
+ * onnxruntime's WebGPU provider) must be installed and return an adapter; its GPUAdapterInfo
+ * names it.
  */
 export async function detectWebGpu(): Promise<WebGpuProbe> {
   const listed = ort.listSupportedBackends?.() ?? [];
@@ -235,9 +236,15 @@ export async function detectWebGpu(): Promise<WebGpuProbe> {
   }
   const vulkan = process.platform === 'linux' ? vulkanMissing() : undefined;
   if (vulkan) return { available: false, reason: vulkan };
+  let dawn: typeof import('webgpu');
   try {
-    const { create } = await import('webgpu');
-    const adapter = await create([]).requestAdapter();
+    dawn = await import('webgpu');
+  } catch {
+    // Optional (a peer dependency): 130 MB of Dawn binaries that only the WebGPU device needs.
+    return { available: false, reason: 'the optional package "webgpu" (Dawn for Node, which finds and names the adapter) is not installed: npm install webgpu@0.6.2' };
+  }
+  try {
+    const adapter = await dawn.create([]).requestAdapter();
     if (!adapter) return { available: false, reason: 'Dawn found no WebGPU adapter (requestAdapter() returned null)' };
     const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
     return {
