@@ -108,7 +108,7 @@ async function probeWebGpu(context: ProbeContext): Promise<WebGpuProbe> {
   const probe = await (context.detectWebGpu ?? detectWebGpu)();
   if (!probe.available) return { available: false, reason: probe.reason ?? 'no WebGPU adapter' };
   if (probe.adapter?.software && (context.device ?? 'auto') === 'auto') {
-    return { available: false, reason: `software adapter (${describeAdapter(probe.adapter)}); device webgpu uses it` };
+    return { available: false, reason: `software adapter (${describeAdapter(probe.adapter)}), used only when device "webgpu" is asked for` };
   }
   context.webGpuAdapter = probe.adapter;
   return probe;

@@ -49,7 +49,7 @@ describe('the Node device table', () => {
   it('auto never picks a software adapter, and says so; webgpu asked for by name runs on it', async () => {
     const s = await select('auto', unavailable, software);
     assert.equal(s.device, 'cpu');
-    assert.equal(s.note, 'device: cpu (auto; cuda skipped: no GPU in this test; webgpu skipped: software adapter (SwiftShader driver 5.0.0, google/swiftshader); device webgpu uses it)');
+    assert.equal(s.note, 'device: cpu (auto; cuda skipped: no GPU in this test; webgpu skipped: software adapter (SwiftShader driver 5.0.0, google/swiftshader), used only when device "webgpu" is asked for)');
     assert.equal((await select('webgpu', mustNotProbe, software)).device, 'webgpu');
   });
 
