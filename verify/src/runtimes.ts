@@ -63,6 +63,30 @@ function collect(results: Record<string, OrtTensor>): Record<string, Float32Arra
   return out;
 }
 
+/** The parts of onnxruntime-node and onnxruntime-web a session of the matrix uses (their common API). */
+interface OrtApi {
+  Tensor: new (type: string, data: Float32Array, dims: readonly number[]) => unknown;
+}
+interface OrtSessionLike {
+  run(feeds: Record<string, unknown>): Promise<unknown>;
+  release(): Promise<void>;
+}
+
+/** A matrix session over an onnxruntime session (node or web: they share one API). */
+function ortSession(ort: OrtApi, session: OrtSessionLike): RuntimeSession {
+  return {
+    async run(feeds) {
+      const input = Object.fromEntries(feeds.map((f) => [f.name, new ort.Tensor('float32', f.data, f.dims)]));
+      return collect(await session.run(input) as Record<string, OrtTensor>);
+    },
+    async runTensors(feeds) {
+      const input = Object.fromEntries(feeds.map((f) => [f.name, new ort.Tensor(f.dtype, ortData(f) as Float32Array, f.dims)]));
+      return collectTyped(await session.run(input) as Record<string, OrtTensor>);
+    },
+    release: () => session.release(),
+  };
+}
+
 /** How to get onnxruntime-node's CUDA provider (see README.md, Install). */
 export const CUDA_INSTALL_HINT = 'install it with ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install on a machine with an NVIDIA GPU and CUDA 12';
 
@@ -148,19 +172,7 @@ class NodeRuntime implements Runtime {
       interOpNumThreads: 1,
       logSeverityLevel: 3,
     });
-    return {
-      async run(feeds) {
-        const input: Record<string, InstanceType<OrtModule['Tensor']>> = {};
-        for (const f of feeds) input[f.name] = new ort.Tensor('float32', f.data, f.dims);
-        return collect(await session.run(input) as Record<string, OrtTensor>);
-      },
-      async runTensors(feeds) {
-        const input: Record<string, InstanceType<OrtModule['Tensor']>> = {};
-        for (const f of feeds) input[f.name] = new ort.Tensor(f.dtype, ortData(f) as Float32Array, f.dims);
-        return collectTyped(await session.run(input) as Record<string, OrtTensor>);
-      },
-      release: () => session.release(),
-    };
+    return ortSession(ort, session);
   }
 
   async close(): Promise<void> {}
@@ -180,19 +192,7 @@ class WebNodeRuntime implements Runtime {
   async open(model: Uint8Array): Promise<RuntimeSession> {
     const ort = this.ort;
     const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], logSeverityLevel: 3 });
-    return {
-      async run(feeds) {
-        const input: Record<string, InstanceType<OrtWebModule['Tensor']>> = {};
-        for (const f of feeds) input[f.name] = new ort.Tensor('float32', f.data, f.dims);
-        return collect(await session.run(input) as Record<string, OrtTensor>);
-      },
-      async runTensors(feeds) {
-        const input: Record<string, InstanceType<OrtWebModule['Tensor']>> = {};
-        for (const f of feeds) input[f.name] = new ort.Tensor(f.dtype, ortData(f) as Float32Array, f.dims);
-        return collectTyped(await session.run(input) as Record<string, OrtTensor>);
-      },
-      release: () => session.release(),
-    };
+    return ortSession(ort, session);
   }
 
   async close(): Promise<void> {}
