@@ -14,7 +14,10 @@ import { loadLayersModelFromArtifacts, loadLayersModelFromDir } from './load.js'
 import type { ConvertOptions } from './context.js';
 
 export { registerLayerConverter, supportedLayers, type LayerConverter, type RegisteredLayer } from './registry.js';
-export { ConversionContext, ConversionError, unsupported, type ConvertOptions, type LayerCall, type TensorRef, type Shape } from './context.js';
+export {
+  ConversionContext, ConversionError, unsupported,
+  type ConvertOptions, type IoName, type Naming, type WeightStorage, type LayerCall, type TensorRef, type Shape,
+} from './context.js';
 export { DEFAULT_OPSET, type ConversionResult, type ConversionSummary } from './convert.js';
 export { loadLayersModelFromDir, loadLayersModelFromArtifacts, readModelArtifacts, fileSystemHandler } from './load.js';
 export { applyActivation } from './layers/activations.js';
