@@ -4,7 +4,9 @@
  *   const { model, bytes, summary } = await convertLayersModel(tfModel | artifacts | 'model/dir', { opset, nchwIo });
  *
  * The exports are the README's API: converting, loading from disk, the error a conversion
- * throws, and what a custom layer converter needs. The rest (layout helpers, the README table, constants) is internal.
+ * throws, what a custom layer converter needs (and loading a module of them), and checking a
+ * conversion: golden data, onnxruntime replay, the output folder. The rest (layout helpers,
+ * the README table, constants) is internal.
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '@vae/models/node';
@@ -23,6 +25,11 @@ export { loadLayersModelFromDir, loadLayersModelFromArtifacts, readModelArtifact
 export { applyActivation } from './layers/activations.js';
 export * as attributes from './attributes.js';
 export { weight } from './weights.js';
+export {
+  goldenData, compareWithOnnxruntime, writeConversionDir, GoldenDataError, ParityError, PARITY_TOLERANCE,
+  type GoldenOptions, type GoldenData, type ParityResult,
+} from './check.js';
+export { loadCustomLayers, type CustomLayerApi } from './custom.js';
 
 export type ModelSource = tf.LayersModel | tf.io.ModelArtifacts | string;
 
