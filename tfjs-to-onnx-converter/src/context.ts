@@ -131,6 +131,18 @@ export class ConversionContext {
     return output;
   }
 
+  /**
+   * Renames value `from` to `to` in the nodes from index `start` on and in the layout cache, so
+   * a Transpose cached for the old name is not handed out under a name that no longer exists.
+   */
+  renameValue(from: string, to: string, start = 0): void {
+    for (const n of this.nodes.slice(start)) {
+      n.input = n.input.map((v) => (v === from ? to : v));
+      n.output = n.output.map((v) => (v === from ? to : v));
+    }
+    for (const [key, ref] of this.layoutCache) if (ref.name === from) this.layoutCache.set(key, { ...ref, name: to });
+  }
+
   /** Emits one single-output node. */
   op(layer: string, op: string, inputs: string[], attribute: Attribute[] = []): string {
     return this.emit(layer, op, inputs, attribute)[0];

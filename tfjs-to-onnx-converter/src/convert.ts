@@ -73,10 +73,7 @@ function nameLayerOutput(ctx: ConversionContext, from: number, layer: string, k:
   const producer = mine.find((n) => n.output.includes(t.name));
   if (!producer) return t;
   const name = ctx.unique(ctx.naming.layerOutput(layer, k));
-  for (const n of mine) {
-    n.input = n.input.map((v) => (v === t.name ? name : v));
-    n.output = n.output.map((v) => (v === t.name ? name : v));
-  }
+  ctx.renameValue(t.name, name, from);
   return { ...t, name };
 }
 
