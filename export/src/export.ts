@@ -25,11 +25,11 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkOutputDir, writeDirAtomic } from './atomic-dir.js';
 import { runOnnxChecker, type CheckerResult } from './checker.js';
-import { encodeModel, writeGoldenSets, type GoldenSet } from '@vae/models/onnx';
+import { writeGoldenSets, type GoldenSet } from '@vae/models/onnx';
 import { makeGolden } from './golden.js';
-import { buildModel, IR_VERSION, OPSET, type GraphSpec, type Precision } from './graph.js';
+import { buildGraph, IR_VERSION, OPSET, type GraphSpec, type Precision } from './graph.js';
 import { postprocessing, preprocessing, writeManifest } from './manifest.js';
-import { DECODER_IO, decoderLayers, ENCODER_IO, encoderLayers, IO_DOCS, readVaeWeights } from './vae.js';
+import { GRAPH_IO, IO_DOCS, layersModelsOf, readVaeWeights, type VaeGraphSource } from './vae.js';
 import { measureParity, ORT_RUNTIME, type ParityErrors } from './verify.js';
 import { standaloneFiles } from './standalone.js';
 
@@ -77,7 +77,7 @@ interface ConfigFile extends RunConfig {
 const STEPS = 10;
 
 /** One graph this export writes: encoder.onnx, decoder.onnx and the decoder's fp16 and int8 variants. */
-interface Variant { key: string; role: 'encoder' | 'decoder'; precision: Precision }
+export interface Variant { key: string; role: 'encoder' | 'decoder'; precision: Precision }
 
 function variantsOf(withReducedPrecision: boolean): Variant[] {
   return [
@@ -119,9 +119,9 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
     step(`golden data: ${golden.encoder.length} encoder sets, ${golden.decoder.length} decoder sets computed with tfjs ${tf.version.tfjs} (${backend.name})`);
 
     // 4. Graphs.
-    const facts = exportFacts(config, progress.epoch, configFile, metrics, await readVaeWeights(model));
+    const facts = exportFacts(config, progress.epoch, configFile, metrics);
     const variants = variantsOf(options.variants ?? true);
-    const graphsBytes = new Map(variants.map((v) => [v.key, encodeModel(buildModel(facts.spec(v.role, v.precision)))]));
+    const graphsBytes = await buildGraphs(await readVaeWeights(model), variants, facts.spec);
     step(`graphs: ${variants.map((v) => `${v.key}.onnx ${kib(graphsBytes.get(v.key)!.length)}`).join(', ')} (opset ${OPSET}, IR ${IR_VERSION})`);
 
     const result = await writeDirAtomic(outDir, { force: options.force }, async (tmp) => {
@@ -222,8 +222,25 @@ async function goldenBackend(asked: BackendChoice | undefined, trainedWith: stri
   return { backend, note };
 }
 
+/**
+ * Each variant's graph bytes, written by the converter from `source`: the MLP's weights, or a
+ * LayersModel encoder/decoder pair (a conv VAE) with the same I/O.
+ */
+export async function buildGraphs(
+  source: VaeGraphSource, variants: readonly Variant[], spec: (role: Variant['role'], precision: Precision) => GraphSpec,
+): Promise<Map<string, Uint8Array>> {
+  const models = layersModelsOf(source);
+  try {
+    const bytes = new Map<string, Uint8Array>();
+    for (const v of variants) bytes.set(v.key, (await buildGraph(models[v.role], spec(v.role, v.precision))).bytes);
+    return bytes;
+  } finally {
+    models.dispose();
+  }
+}
+
 /** What the graphs and the manifest say about the model and its training: one place for each fact. */
-function exportFacts(config: RunConfig, epochs: number, configFile: ConfigFile, metrics: { train: LossMeans; test: LossMeans }, weights: Awaited<ReturnType<typeof readVaeWeights>>) {
+function exportFacts(config: RunConfig, epochs: number, configFile: ConfigFile, metrics: { train: LossMeans; test: LossMeans }) {
   const { latentSize: n, inputSize, hiddenSizes } = config.model;
   const facts = {
     datasetSha: datasetChecksums(configFile, config.dataset),
@@ -255,8 +272,7 @@ function exportFacts(config: RunConfig, epochs: number, configFile: ConfigFile, 
     doc: role === 'encoder'
       ? `Encoder of the ${facts.about}. Input x: ${IO_DOCS.x}. Outputs mu: ${IO_DOCS.mu}; logvar: ${IO_DOCS.logvar}.`
       : `Decoder of the ${facts.about}${precision === 'fp32' ? '' : `, ${precision} weights`}. Input z: ${IO_DOCS.z}. Output x_hat: ${IO_DOCS.x_hat}.`,
-    input: role === 'encoder' ? { ...ENCODER_IO, size: inputSize } : { ...DECODER_IO, size: n },
-    layers: role === 'encoder' ? encoderLayers(weights) : decoderLayers(weights),
+    ...GRAPH_IO[role],
     precision,
     producer: PRODUCER,
     metadata: metadata(role, precision),

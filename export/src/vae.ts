@@ -1,12 +1,21 @@
 /**
- * From the trained tfjs VAE to layer lists: reads every weight by its layer name and
- * describes the encoder and decoder as GraphSpecs, with their I/O names and docs.
+ * From the trained tfjs VAE to the graphs' sources: reads every weight by its layer name and
+ * rebuilds the encoder and decoder as tfjs LayersModels (the converter's input), and names
+ * and documents their I/O.
  */
+import * as tf from '@tensorflow/tfjs';
 import { namedLayers, type VaeConfig, type VaeModel } from '@vae/train';
 import {
-  DECODER_INPUT, DECODER_OUTPUT, ENCODER_INPUT,
+  DECODER_INPUT, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUTS,
 } from '@vae/models';
-import { UnsupportedLayerError, type LayerSpec } from './graph.js';
+
+/** A layer of the trained model the exporter cannot write: names the layer. */
+export class UnsupportedLayerError extends Error {
+  constructor(readonly layer: string, message: string) {
+    super(`layer "${layer}": ${message}`);
+    this.name = 'UnsupportedLayerError';
+  }
+}
 
 export interface DenseWeights { kernel: Float32Array; kernelShape: [number, number]; bias: Float32Array }
 
@@ -42,11 +51,52 @@ export async function readVaeWeights(model: VaeModel): Promise<VaeWeights> {
   return { config: { ...model.config, hiddenSizes: [...model.config.hiddenSizes] }, layers };
 }
 
-const dense = (w: VaeWeights, name: string, activation: LayerSpec['activation'], extra: Partial<LayerSpec> = {}): LayerSpec => {
+/**
+ * The MLP's encoder and decoder as tfjs LayersModels of Dense layers named like its variables
+ * (`encoder.dense0`), holding copies of the trained weights, so that the converter's Dense
+ * mapping writes them. A conv VAE hands its own LayersModel pair to the same path.
+ */
+export function mlpLayersModels(w: VaeWeights): VaeLayersModels {
+  const { inputSize, hiddenSizes, latentSize } = w.config;
+  const hidden = (prefix: string, from: tf.SymbolicTensor) =>
+    hiddenSizes.reduce((h, _, i) => denseFrom(w, `${prefix}.dense${i}`, 'relu', h), from);
+  const x = tf.input({ shape: [inputSize], name: ENCODER_INPUT });
+  const trunk = hidden('encoder', x);
+  const encoder = tf.model({
+    name: 'encoder', inputs: x,
+    outputs: [denseFrom(w, 'encoder.mu', 'linear', trunk), denseFrom(w, 'encoder.logvar', 'linear', trunk)],
+  });
+  const z = tf.input({ shape: [latentSize], name: DECODER_INPUT });
+  // The decoder graph ends in the sigmoid: x_hat is pixel probabilities, not the logits training uses.
+  const decoder = tf.model({ name: 'decoder', inputs: z, outputs: denseFrom(w, 'decoder.out', 'sigmoid', hidden('decoder', z)) });
+  return { encoder, decoder };
+}
+
+/** Applies a Dense layer named `name`, with that layer's trained weights, to `input`. */
+function denseFrom(w: VaeWeights, name: string, activation: 'relu' | 'sigmoid' | 'linear', input: tf.SymbolicTensor): tf.SymbolicTensor {
   const weights = w.layers.get(name);
   if (!weights) throw new UnsupportedLayerError(name, 'missing from the model');
-  return { name, op: 'dense', activation, ...weights, ...extra };
-};
+  const [rows, units] = weights.kernelShape;
+  if (input.shape[1] !== rows) throw new UnsupportedLayerError(name, `kernel is [${rows}, ${units}] but its input has ${input.shape[1]} features`);
+  if (weights.bias.length !== units) throw new UnsupportedLayerError(name, `bias has ${weights.bias.length} values, expected ${units}`);
+  const layer = tf.layers.dense({ name, units, activation, kernelInitializer: 'zeros' });
+  const output = layer.apply(input) as tf.SymbolicTensor;
+  tf.tidy(() => layer.setWeights([tf.tensor2d(weights.kernel, [rows, units]), tf.tensor1d(weights.bias)]));
+  return output;
+}
+
+/** The encoder (x -> mu, logvar) and decoder (z -> x_hat) to write as graphs. */
+export interface VaeLayersModels { encoder: tf.LayersModel; decoder: tf.LayersModel }
+
+/** What `vae export` can write: the MLP's weights (read with readVaeWeights) or a LayersModel pair. */
+export type VaeGraphSource = VaeWeights | VaeLayersModels;
+
+/** The LayersModel pair for `source`; `dispose` frees what this function built (not a pair it was given). */
+export function layersModelsOf(source: VaeGraphSource): VaeLayersModels & { dispose(): void } {
+  if ('encoder' in source) return { ...source, dispose: () => {} };
+  const built = mlpLayersModels(source);
+  return { ...built, dispose: () => { built.encoder.dispose(); built.decoder.dispose(); } };
+}
 
 export const IO_DOCS = {
   x: 'float32 [N, 784]: grayscale images, row-major 28x28, pixel / 255 in [0, 1], white digit on black',
@@ -56,24 +106,8 @@ export const IO_DOCS = {
   x_hat: 'float32 [N, 784]: Bernoulli pixel probabilities in [0, 1] (sigmoid of the logits), row-major 28x28',
 };
 
-/** x -> hidden (ReLU) -> mu, logvar (linear heads from the last hidden layer). */
-export function encoderLayers(w: VaeWeights): LayerSpec[] {
-  const hidden = w.config.hiddenSizes.map((_, i) => dense(w, `encoder.dense${i}`, 'relu'));
-  const trunk = hidden[hidden.length - 1].name;
-  return [
-    ...hidden,
-    dense(w, 'encoder.mu', 'none', { input: trunk, output: { name: 'mu', doc: IO_DOCS.mu } }),
-    dense(w, 'encoder.logvar', 'none', { input: trunk, output: { name: 'logvar', doc: IO_DOCS.logvar } }),
-  ];
-}
-
-/** z -> hidden (ReLU) -> 784 (sigmoid): pixel probabilities, not logits. */
-export function decoderLayers(w: VaeWeights): LayerSpec[] {
-  return [
-    ...w.config.hiddenSizes.map((_, i) => dense(w, `decoder.dense${i}`, 'relu')),
-    dense(w, 'decoder.out', 'sigmoid', { output: { name: DECODER_OUTPUT, doc: IO_DOCS.x_hat } }),
-  ];
-}
-
-export const ENCODER_IO = { name: ENCODER_INPUT, doc: IO_DOCS.x };
-export const DECODER_IO = { name: DECODER_INPUT, doc: IO_DOCS.z };
+/** The graphs' inputs and outputs, in the LayersModels' order: the names are the model contract (@vae/models). */
+export const GRAPH_IO = {
+  encoder: { inputs: [{ name: ENCODER_INPUT, doc: IO_DOCS.x }], outputs: ENCODER_OUTPUTS.map((name) => ({ name, doc: IO_DOCS[name] })) },
+  decoder: { inputs: [{ name: DECODER_INPUT, doc: IO_DOCS.z }], outputs: [{ name: DECODER_OUTPUT, doc: IO_DOCS.x_hat }] },
+} as const;

@@ -1,90 +1,129 @@
+/**
+ * export's graph mapping: the MLP rebuilt as Dense layers and written by the converter with
+ * export's names, docs and metadata, in fp32, fp16 and int8; a LayersModel pair (what a conv
+ * VAE hands over) through the same entry; errors naming the layer.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildModel, checkGraphSpec, UnsupportedLayerError, IR_VERSION, OPSET, type GraphSpec, type LayerSpec, type Precision } from '../src/graph.js';
-import { decodeModel, encodeModel } from '@vae/models/onnx';
+import * as tf from '@tensorflow/tfjs';
+import { encodeModel } from '@vae/models/onnx';
+import { buildGraph, IR_VERSION, OPSET, type GraphSpec, type Precision } from '../src/graph.js';
+import { buildGraphs, type Variant } from '../src/export.js';
+import { GRAPH_IO, mlpLayersModels, UnsupportedLayerError, type VaeWeights } from '../src/vae.js';
 import { runOnnx, maxAbsDiff } from '../src/verify.js';
-import { assertOnnxCheckerPasses, dense, floats, forward, onnxCheckerError } from './helpers.js';
+import { assertOnnxCheckerPasses, floats, mlpForward, mlpWeights, onnxCheckerError } from './helpers.js';
 
+const CONFIG = { inputSize: 9, hiddenSizes: [6, 5], latentSize: 3 };
 const producer = { name: 'test', version: '0' };
+const spec = (role: 'encoder' | 'decoder', precision: Precision = 'fp32'): GraphSpec =>
+  ({ name: role, doc: `tiny ${role}`, ...GRAPH_IO[role], precision, producer, metadata: { 'test.key': role } });
+const VARIANTS: Variant[] = [
+  { key: 'encoder', role: 'encoder', precision: 'fp32' },
+  { key: 'decoder', role: 'decoder', precision: 'fp32' },
+  { key: 'decoder.fp16', role: 'decoder', precision: 'fp16' },
+  { key: 'decoder.int8', role: 'decoder', precision: 'int8' },
+];
 
-/** A two-headed net like the encoder: 5 -> 6 (relu) -> {a: 3 linear, b: 2 sigmoid}. */
-function twoHeads(precision: Precision = 'fp32', layers?: LayerSpec[]): GraphSpec {
-  return {
-    name: 'tiny', doc: 'tiny test net', input: { name: 'in', size: 5, doc: 'input' }, precision, producer,
-    metadata: { 'test.key': 'value' },
-    layers: layers ?? [
-      dense('trunk', 5, 6, 'relu', 1),
-      dense('head_a', 6, 3, 'none', 3, { output: { name: 'a', doc: 'head a' } }),
-      dense('head_b', 6, 2, 'sigmoid', 5, { input: 'trunk', output: { name: 'b', doc: 'head b' } }),
-    ],
-  };
-}
-
-test('unsupported ops and activations fail naming the layer', () => {
-  const spec = twoHeads();
-  const withLayer = (i: number, change: Partial<LayerSpec>) => twoHeads('fp32', spec.layers.map((l, k) => (k === i ? { ...l, ...change } : l)));
-  assert.throws(() => buildModel(withLayer(1, { activation: 'tanh' })), (err: Error) => {
-    assert.ok(err instanceof UnsupportedLayerError);
-    assert.equal(err.layer, 'head_a');
-    assert.equal(err.message, 'layer "head_a": unsupported activation "tanh" (the exporter supports: relu, sigmoid, none)');
-    return true;
-  });
-  assert.throws(() => buildModel(withLayer(0, { op: 'conv2d' })), /layer "trunk": unsupported op "conv2d" \(the exporter supports: dense\)/);
-  assert.throws(() => checkGraphSpec(withLayer(2, { input: 'nowhere' })), /layer "head_b": reads "nowhere", which is neither the graph input nor an earlier layer/);
-  assert.throws(() => checkGraphSpec(withLayer(1, { kernelShape: [7, 3] })), /layer "head_a": kernel is \[7, 3\] but its input "trunk" has 6 features/);
-  assert.throws(() => checkGraphSpec(withLayer(1, { bias: new Float32Array(4) })), /layer "head_a": bias has 4 values, expected 3/);
-  assert.throws(() => checkGraphSpec(withLayer(1, { name: 'trunk' })), /layer "trunk": duplicate/);
-  assert.throws(() => checkGraphSpec(twoHeads('fp32', [dense('only', 5, 2, 'relu', 1)])), /graph "tiny" has no layer marked as an output/);
-  assert.deepEqual(checkGraphSpec(spec), { inputs: [['in', 5]], outputs: [['a', 3], ['b', 2]] });
+test('the graphs: contract I/O, dynamic batch, IR and opset, docs, metadata, the node and weight names verify reports', async () => {
+  const { encoder, decoder } = mlpLayersModels(mlpWeights(CONFIG, 1));
+  const enc = (await buildGraph(encoder, spec('encoder'))).model;
+  const dec = (await buildGraph(decoder, spec('decoder'))).model;
+  assert.equal(enc.ir_version, IR_VERSION);
+  assert.deepEqual(enc.opset_import, [{ domain: '', version: OPSET }]);
+  assert.deepEqual(enc.metadata_props, [{ key: 'test.key', value: 'encoder' }]);
+  assert.deepEqual([enc.producer_name, enc.doc_string, enc.graph.doc_string, enc.graph.name], ['test', 'tiny encoder', 'tiny encoder', 'encoder']);
+  assert.deepEqual(enc.graph.input.map((v) => [v.name, v.type.tensor_type.shape.dim]), [['x', [{ dim_param: 'N' }, { dim_value: 9 }]]]);
+  assert.deepEqual(enc.graph.output.map((v) => v.name), ['mu', 'logvar']);
+  assert.ok(enc.graph.output.every((v) => v.doc_string?.startsWith('float32 [N, n]')));
+  assert.deepEqual(enc.graph.node.map((n) => `${n.name} -> ${n.output}`), [
+    'encoder.dense0.gemm -> encoder.dense0.linear', 'encoder.dense0.relu -> encoder.dense0.out',
+    'encoder.dense1.gemm -> encoder.dense1.linear', 'encoder.dense1.relu -> encoder.dense1.out',
+    'encoder.mu.gemm -> mu', 'encoder.logvar.gemm -> logvar',
+  ]);
+  assert.deepEqual(dec.graph.node.map((n) => n.name), ['decoder.dense0.gemm', 'decoder.dense0.relu', 'decoder.dense1.gemm', 'decoder.dense1.relu', 'decoder.out.gemm', 'decoder.out.sigmoid']);
+  assert.deepEqual(dec.graph.initializer.map((t) => t.name), ['decoder.dense0.kernel', 'decoder.dense0.bias', 'decoder.dense1.kernel', 'decoder.dense1.bias', 'decoder.out.kernel', 'decoder.out.bias']);
+  encoder.dispose();
+  decoder.dispose();
 });
 
-test('the ModelProto: IR version, opset, dynamic batch, docs, metadata; onnx.checker and onnxruntime accept it', async () => {
+test('onnxruntime matches a plain-JS forward pass in every precision; onnx.checker accepts every graph', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'vae-graph-'));
   try {
-    const spec = twoHeads();
-    const bytes = encodeModel(buildModel(spec));
-    const m = decodeModel(bytes);
-    assert.equal(m.ir_version, IR_VERSION);
-    assert.deepEqual(m.opset_import, [{ domain: '', version: OPSET }]);
-    assert.deepEqual(m.metadata_props, [{ key: 'test.key', value: 'value' }]);
-    assert.deepEqual(m.graph.node.map((n) => n.op_type), ['Gemm', 'Relu', 'Gemm', 'Gemm', 'Sigmoid']);
-    assert.deepEqual(m.graph.input[0].type.tensor_type.shape.dim, [{ dim_param: 'N' }, { dim_value: 5 }]);
-    assert.deepEqual(m.graph.output.map((o) => [o.name, o.doc_string]), [['a', 'head a'], ['b', 'head b']]);
-
-    const paths: string[] = [];
-    const x = floats(4 * 5, 11);
-    const want = forward(spec.layers, 'in', x, 4);
-    for (const precision of ['fp32', 'fp16', 'int8'] as const) {
-      const path = join(dir, `tiny.${precision}.onnx`);
-      await writeFile(path, encodeModel(buildModel(twoHeads(precision))));
-      paths.push(path);
+    const w = mlpWeights(CONFIG, 1);
+    const graphs = await buildGraphs(w, VARIANTS, spec);
+    const bound: Record<Precision, number> = { fp32: 1e-6, fp16: 5e-3, int8: 5e-2 };
+    for (const v of VARIANTS) {
+      const path = join(dir, `${v.key}.onnx`);
+      await writeFile(path, graphs.get(v.key)!);
+      const size = v.role === 'encoder' ? CONFIG.inputSize : CONFIG.latentSize;
+      const x = floats(4 * size, 11);
+      const want = mlpForward(w, v.role, x, 4);
       for (const rows of [4, 1]) {
-        const got = await runOnnx(path, [{ name: 'in', dims: [rows, 5], data: x.subarray(0, rows * 5) }]);
-        const bound = { fp32: 1e-6, fp16: 5e-3, int8: 5e-2 }[precision];
-        assert.ok(maxAbsDiff(got.a, want.a.subarray(0, rows * 3)) <= bound, `${precision} a`);
-        assert.ok(maxAbsDiff(got.b, want.b.subarray(0, rows * 2)) <= bound, `${precision} b`);
+        const got = await runOnnx(path, [{ name: GRAPH_IO[v.role].inputs[0].name, dims: [rows, size], data: x.subarray(0, rows * size) }]);
+        for (const [name, y] of Object.entries(want)) {
+          const n = y.length / 4;
+          assert.ok(maxAbsDiff(got[name], y.subarray(0, rows * n)) <= bound[v.precision], `${v.key} ${name}`);
+        }
       }
     }
-    const fp16 = decodeModel(encodeModel(buildModel(twoHeads('fp16'))));
-    assert.ok(fp16.graph.initializer.every((t) => t.data_type === 10), 'fp16 stores every weight as float16');
-    const int8 = decodeModel(encodeModel(buildModel(twoHeads('int8'))));
-    assert.deepEqual(int8.graph.node.filter((n) => n.op_type === 'DequantizeLinear').length, 3);
-    assertOnnxCheckerPasses(paths);
+    assertOnnxCheckerPasses(VARIANTS.map((v) => join(dir, `${v.key}.onnx`)));
   } finally {
     await rm(dir, { recursive: true });
   }
 });
 
+test('a LayersModel encoder/decoder pair (a conv VAE) goes through the same entry', async () => {
+  const x = tf.input({ shape: [9], name: 'image' });
+  const h = tf.layers.reshape({ targetShape: [3, 3, 1] }).apply(x) as tf.SymbolicTensor;
+  const c = tf.layers.flatten().apply(tf.layers.conv2d({ filters: 2, kernelSize: 2, activation: 'relu', name: 'conv' }).apply(h)) as tf.SymbolicTensor;
+  const encoder = tf.model({ inputs: x, outputs: [tf.layers.dense({ units: 3, name: 'mu' }).apply(c), tf.layers.dense({ units: 3, name: 'logvar' }).apply(c)] as tf.SymbolicTensor[] });
+  const z = tf.input({ shape: [3] });
+  const decoder = tf.model({ inputs: z, outputs: tf.layers.dense({ units: 9, activation: 'sigmoid', name: 'pixels' }).apply(z) as tf.SymbolicTensor });
+  const graphs = await buildGraphs({ encoder, decoder }, VARIANTS.slice(0, 2), spec);
+  const dir = await mkdtemp(join(tmpdir(), 'vae-graph-'));
+  try {
+    await writeFile(join(dir, 'encoder.onnx'), graphs.get('encoder')!);
+    const input = floats(2 * 9, 5);
+    const got = await runOnnx(join(dir, 'encoder.onnx'), [{ name: 'x', dims: [2, 9], data: input }]);
+    const [mu, logvar] = encoder.predict(tf.tensor2d(input, [2, 9])) as tf.Tensor[];
+    assert.ok(maxAbsDiff(got.mu, Float64Array.from(mu.dataSync())) < 1e-5);
+    assert.ok(maxAbsDiff(got.logvar, Float64Array.from(logvar.dataSync())) < 1e-5);
+    tf.dispose([mu, logvar]);
+  } finally {
+    await rm(dir, { recursive: true });
+    encoder.dispose();
+    decoder.dispose();
+  }
+});
+
+test('an MLP with a missing or misshapen layer fails naming the layer', () => {
+  const without = (name: string, change?: (w: VaeWeights) => void): VaeWeights => {
+    const w = mlpWeights(CONFIG, 1);
+    if (change) change(w); else w.layers.delete(name);
+    return w;
+  };
+  assert.throws(() => mlpLayersModels(without('decoder.dense1')), (err: Error) => {
+    assert.ok(err instanceof UnsupportedLayerError);
+    assert.equal(err.message, 'layer "decoder.dense1": missing from the model');
+    return true;
+  });
+  assert.throws(() => mlpLayersModels(without('', (w) => { w.layers.get('encoder.mu')!.kernelShape = [7, 3]; })), /layer "encoder.mu": kernel is \[7, 3\] but its input has 5 features/);
+  assert.throws(() => mlpLayersModels(without('', (w) => { w.layers.get('decoder.out')!.bias = new Float32Array(4); })), /layer "decoder.out": bias has 4 values, expected 9/);
+});
+
 test('the checker run by the tests does reject a broken graph', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'vae-graph-'));
   try {
-    const model = buildModel(twoHeads());
+    const { encoder, decoder } = mlpLayersModels(mlpWeights(CONFIG, 1));
+    const { model } = await buildGraph(decoder, spec('decoder'));
     model.graph.node[0].input[1] = 'missing.kernel';
     await writeFile(join(dir, 'broken.onnx'), encodeModel(model));
     assert.match(onnxCheckerError(join(dir, 'broken.onnx')), /missing\.kernel/);
+    encoder.dispose();
+    decoder.dispose();
   } finally {
     await rm(dir, { recursive: true });
   }

@@ -1,7 +1,8 @@
-/** Test helpers: the reference ONNX checker, and a tiny dense layer list with a plain-JS forward pass. */
+/** Test helpers: the reference ONNX checker, and a tiny MLP VAE's weights with a plain-JS forward pass. */
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import type { LayerSpec } from '../src/graph.js';
+import type { VaeConfig } from '@vae/train';
+import type { DenseWeights, VaeWeights } from '../src/vae.js';
 
 const PYTHON = process.env.VAE_PYTHON ?? '/usr/bin/python3';
 
@@ -40,29 +41,39 @@ export function floats(count: number, seed: number, scale = 1): Float32Array {
   });
 }
 
-export function dense(name: string, rows: number, cols: number, activation: string, seed: number, extra: Partial<LayerSpec> = {}): LayerSpec {
-  return { name, op: 'dense', activation, kernel: floats(rows * cols, seed, 0.5), kernelShape: [rows, cols], bias: floats(cols, seed + 1, 0.1), ...extra };
+/** An MLP VAE's weights for `config`, seeded, as readVaeWeights returns them. */
+export function mlpWeights(config: VaeConfig, seed: number): VaeWeights {
+  const { inputSize, hiddenSizes, latentSize } = config;
+  const enc = [inputSize, ...hiddenSizes];
+  const dec = [latentSize, ...[...hiddenSizes].reverse()];
+  const shapes: [string, number, number][] = [
+    ...hiddenSizes.map((_, i): [string, number, number] => [`encoder.dense${i}`, enc[i], enc[i + 1]]),
+    ['encoder.mu', enc[enc.length - 1], latentSize], ['encoder.logvar', enc[enc.length - 1], latentSize],
+    ...hiddenSizes.map((_, i): [string, number, number] => [`decoder.dense${i}`, dec[i], dec[i + 1]]),
+    ['decoder.out', dec[dec.length - 1], inputSize],
+  ];
+  const layers = new Map<string, DenseWeights>(shapes.map(([name, rows, cols], k) => [name, {
+    kernel: floats(rows * cols, seed + 2 * k, 0.5), kernelShape: [rows, cols], bias: floats(cols, seed + 2 * k + 1, 0.1),
+  }]));
+  return { config: { ...config, hiddenSizes: [...hiddenSizes] }, layers };
 }
 
-/** y = act(x · W + b) for each layer, in float64, following `input` links. */
-export function forward(layers: LayerSpec[], inputName: string, x: Float32Array, rows: number): Record<string, Float64Array> {
-  const values = new Map<string, Float64Array>([[inputName, Float64Array.from(x)]]);
-  const outputs: Record<string, Float64Array> = {};
-  let previous = inputName;
-  for (const l of layers) {
-    const src = values.get(l.input ?? previous)!;
-    const [inSize, outSize] = l.kernelShape;
+/** The encoder's {mu, logvar} or the decoder's {x_hat} for `rows` inputs, in float64. */
+export function mlpForward(w: VaeWeights, role: 'encoder' | 'decoder', x: Float32Array, rows: number): Record<string, Float64Array<ArrayBufferLike>> {
+  const layer = (name: string, input: Float64Array<ArrayBufferLike>, act: 'relu' | 'sigmoid' | 'none'): Float64Array<ArrayBufferLike> => {
+    const { kernel, kernelShape: [inSize, outSize], bias } = w.layers.get(name)!;
     const y = new Float64Array(rows * outSize);
     for (let r = 0; r < rows; r++) {
       for (let j = 0; j < outSize; j++) {
-        let s = l.bias[j];
-        for (let i = 0; i < inSize; i++) s += src[r * inSize + i] * l.kernel[i * outSize + j];
-        y[r * outSize + j] = l.activation === 'relu' ? Math.max(0, s) : l.activation === 'sigmoid' ? 1 / (1 + Math.exp(-s)) : s;
+        let s = bias[j];
+        for (let i = 0; i < inSize; i++) s += input[r * inSize + i] * kernel[i * outSize + j];
+        y[r * outSize + j] = act === 'relu' ? Math.max(0, s) : act === 'sigmoid' ? 1 / (1 + Math.exp(-s)) : s;
       }
     }
-    values.set(l.name, y);
-    if (l.output) outputs[l.output.name] = y;
-    previous = l.name;
-  }
-  return outputs;
+    return y;
+  };
+  const hidden = w.config.hiddenSizes.reduce<Float64Array<ArrayBufferLike>>((h, _, i) => layer(`${role}.dense${i}`, h, 'relu'), Float64Array.from(x));
+  return role === 'encoder'
+    ? { mu: layer('encoder.mu', hidden, 'none'), logvar: layer('encoder.logvar', hidden, 'none') }
+    : { x_hat: layer('decoder.out', hidden, 'sigmoid') };
 }

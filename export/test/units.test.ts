@@ -4,7 +4,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromFloat16Bits, toFloat16Array, toFloat16Bits, fromFloat16Array } from '@vae/models/onnx';
-import { quantizeInt8PerColumn, dequantizeInt8PerColumn } from '../src/quantize.js';
 import { decodeTensorProto, encodeTensorProto, DataType } from '@vae/models/onnx';
 import { fromTensorProto, parseTensor, readTensorFile, serializeTensor, writeTensorFile, type Tensor } from '@vae/models/onnx';
 import { edgeLatents, seededNormals } from '../src/golden.js';
@@ -23,20 +22,6 @@ test('float16: exact values, rounding to nearest even, overflow, subnormals', ()
   const x = floats(1000, 3, 4);
   const back = fromFloat16Array(toFloat16Array(x));
   for (let i = 0; i < x.length; i++) assert.ok(Math.abs(back[i] - x[i]) <= Math.abs(x[i]) * 2 ** -11 + 2 ** -25);
-});
-
-test('int8 per-column quantization: bounded error, zero columns, range', () => {
-  const rows = 50, cols = 7;
-  const w = floats(rows * cols, 9, 2);
-  for (let i = 0; i < rows; i++) w[i * cols + 3] = 0;
-  const q = quantizeInt8PerColumn(w, rows, cols);
-  assert.equal(q.scale[3], 1);
-  const back = dequantizeInt8PerColumn(q, cols);
-  for (let k = 0; k < w.length; k++) {
-    assert.ok(q.values[k] >= -127 && q.values[k] <= 127);
-    assert.ok(Math.abs(back[k] - w[k]) <= q.scale[k % cols] / 2 + 1e-7, `element ${k}`);
-  }
-  assert.throws(() => quantizeInt8PerColumn(w, rows, cols + 1), /not 50 x 8/);
 });
 
 test('TensorProto: every dtype round-trips through raw_data', () => {

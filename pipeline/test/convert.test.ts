@@ -160,6 +160,36 @@ test('an unsupported layer: exit 2, names the layer and its class, writes nothin
   assert.deepEqual(await readdir(parent), []);
 });
 
+const PIXEL_SHUFFLE = fileURLToPath(new URL('../../tfjs-to-onnx-converter/examples/pixel-shuffle.mjs', import.meta.url));
+
+test('a custom layer: exit 2 naming its class without --custom-layers; with the module, converted and vae verify passes', async () => {
+  // The example module registers PixelShuffle with the tfjs it is given: here the test's, to build and save the model.
+  const { default: register } = await import(PIXEL_SHUFFLE) as { default: (api: object) => new (config: object) => tf.layers.Layer };
+  const PixelShuffle = register({ tf, registerLayerConverter: () => {} });
+  const image = tf.input({ shape: [4, 5, 3], name: 'image' });
+  const features = L.conv2d({ filters: 8, kernelSize: 3, padding: 'same', name: 'conv' }).apply(image) as tf.SymbolicTensor;
+  const src = await saveToDir(tf.model({ inputs: image, outputs: new PixelShuffle({ scale: 2, name: 'shuffle' }).apply(features) as tf.SymbolicTensor }));
+  const out = join(await tmp(), 'shuffle-onnx');
+
+  const without = vae('convert', src, '--out', out);
+  assert.equal(without.code, 2);
+  assert.match(without.err, /Unknown layer: PixelShuffle.*--custom-layers FILE\.mjs/s);
+  assert.equal(existsSync(out), false);
+
+  const missing = vae('convert', src, '--out', out, '--custom-layers', join(src, 'nowhere.mjs'));
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /--custom-layers: custom-layer module .*nowhere\.mjs: no such file/);
+
+  const r = vae('convert', src, '--out', out, '--custom-layers', PIXEL_SHUFFLE);
+  assert.equal(r.code, 0, r.err + r.out);
+  assert.match(r.out, /pixel-shuffle\.mjs: custom layers PixelShuffle/);
+  assert.match(r.out, /layers converted: 2 \(Conv2D 1, PixelShuffle 1\)/);
+  assert.match(r.out, /DepthToSpace 1/);
+  assert.match(r.out, /output shuffle: \[N, 8, 10, 2\] float32/);
+  const v = vae('verify', out, '--runtimes', 'node-cpu', '--atol', '1e-4', '--rtol', '1e-3', '--out', join(await tmp(), 'report'));
+  assert.equal(v.code, 0, v.err + v.out);
+});
+
 test('an existing non-empty DIR needs --force; --force replaces it', async () => {
   const src = await saveToDir(tf.sequential({ layers: [L.dense({ inputShape: [3], units: 2, name: 'd' })] }));
   const out = await tmp();
@@ -180,6 +210,6 @@ test('an existing non-empty DIR needs --force; --force replaces it', async () =>
 test('vae convert --help explains the options, the exit status and gives an example', () => {
   const r = vae('convert', '--help');
   assert.equal(r.code, 0);
-  for (const flag of ['--out', '--opset', '--nchw-io', '--seed', '--batch', '--dim', '--force', 'Exit status', 'vae verify', 'Examples:']) assert.ok(r.out.includes(flag), flag);
+  for (const flag of ['--out', '--opset', '--nchw-io', '--seed', '--batch', '--dim', '--force', '--custom-layers', 'Exit status', 'vae verify', 'Examples:']) assert.ok(r.out.includes(flag), flag);
   assert.doesNotMatch(r.out, /\/(tmp|home|work|root|usr)\//);
 });

@@ -37,6 +37,28 @@ export interface LayerCall {
   outputShapes: Shape[];
 }
 
+/**
+ * How the graph's names are made from tfjs layer names. Every hook is optional; the defaults
+ * are the converter's own scheme (`conv1/Conv`, `conv1/kernel`). A caller whose graph names are
+ * a published contract (the VAE exporter's `decoder.dense1.gemm`, which `vae verify` reports)
+ * sets its own. Names are still made unique (`_1`, `_2` suffixes).
+ */
+export interface Naming {
+  /** A node of `layer` running `op` (default `${layer}/${op}`). */
+  node?(layer: string, op: string): string;
+  /** The first output of that node (default: the node's name). */
+  value?(layer: string, op: string): string;
+  /** The initializer a handler calls `${layer}/${key}` (default: that name). */
+  initializer?(layer: string, key: string): string;
+  /** The k-th result of a layer call, when a node of the call made it (default: keep the node output's name). */
+  layerOutput?(layer: string, k: number): string;
+  /** A stored form of a weight under `weights` (part "fp16", "cast", "int8", "scale", "zero_point", "dequantize"; default `${initializer}/${part}`). */
+  stored?(initializer: string, part: string): string;
+}
+
+/** A graph input's or output's ONNX name, and its doc_string. */
+export interface IoName { name: string; doc?: string }
+
 export interface ConvertOptions {
   /** ONNX opset (default 17, the newest the onnx 1.12 checker knows). */
   opset?: number;
@@ -44,7 +66,28 @@ export interface ConvertOptions {
   nchwIo?: boolean;
   /** ONNX graph name (default: the tfjs model's name). */
   graphName?: string;
+  /** Graph input names and docs, in model.inputs order (default: the input layers' names). */
+  inputs?: IoName[];
+  /** Graph output names and docs, in model.outputs order (default: the output layers' names). */
+  outputs?: IoName[];
+  /** Node, value and initializer names (default: `layer/Op`, `layer/kernel`). */
+  naming?: Naming;
+  /**
+   * How weights are stored; arithmetic and I/O stay float32 (default "float32"). "float16":
+   * every float32 initializer as float16 + Cast. "int8": each weight matrix multiplied from the
+   * right (Gemm B without transB, MatMul B, 2-D) as int8 with one scale per output column +
+   * DequantizeLinear; other initializers stay float32. onnxruntime folds these when it loads.
+   */
+  weights?: WeightStorage;
+  /** ModelProto producer (default: tfjs-to-onnx-converter and its version). */
+  producer?: { name: string; version: string };
+  /** doc_string of the model and its graph (default: a line naming the source model, on the model only). */
+  doc?: string;
+  /** metadata_props, in order, instead of the default `source.*` provenance entries. */
+  metadata?: Record<string, string>;
 }
+
+export type WeightStorage = 'float32' | 'float16' | 'int8';
 
 export class ConversionError extends Error {
   constructor(readonly layer: string, readonly className: string, message: string) {
@@ -67,7 +110,7 @@ export class ConversionContext {
   private readonly names = new Set<string>();
   private readonly layoutCache = new Map<string, TensorRef>();
 
-  constructor(readonly opset: number, readonly nchwIo: boolean) {}
+  constructor(readonly opset: number, readonly nchwIo: boolean, readonly naming: Naming = {}) {}
 
   unique(base: string): string {
     let name = base;
@@ -76,10 +119,11 @@ export class ConversionContext {
     return name;
   }
 
-  /** Emits one node named after its layer ("conv1/Conv"); returns its output names. */
+  /** Emits one node named after its layer ("conv1/Conv", or as `naming` says); returns its output names. */
   emit(layer: string, op: string, inputs: string[], attribute: Attribute[] = [], outputs = 1): string[] {
-    const name = this.unique(`${layer}/${op}`);
-    const output = Array.from({ length: outputs }, (_, i) => (i === 0 ? name : this.unique(`${name}:${i}`)));
+    const name = this.unique(this.naming.node?.(layer, op) ?? `${layer}/${op}`);
+    const first = this.naming.value ? this.unique(this.naming.value(layer, op)) : name;
+    const output = Array.from({ length: outputs }, (_, i) => (i === 0 ? first : this.unique(`${name}:${i}`)));
     this.nodes.push({ name, op_type: op, input: inputs, output, ...(attribute.length ? { attribute } : {}) });
     const list = this.layerNodes.get(layer) ?? [];
     list.push(name);
@@ -87,19 +131,38 @@ export class ConversionContext {
     return output;
   }
 
+  /**
+   * Renames value `from` to `to` in the nodes from index `start` on and in the layout cache, so
+   * a Transpose cached for the old name is not handed out under a name that no longer exists.
+   */
+  renameValue(from: string, to: string, start = 0): void {
+    for (const n of this.nodes.slice(start)) {
+      n.input = n.input.map((v) => (v === from ? to : v));
+      n.output = n.output.map((v) => (v === from ? to : v));
+    }
+    for (const [key, ref] of this.layoutCache) if (ref.name === from) this.layoutCache.set(key, { ...ref, name: to });
+  }
+
   /** Emits one single-output node. */
   op(layer: string, op: string, inputs: string[], attribute: Attribute[] = []): string {
     return this.emit(layer, op, inputs, attribute)[0];
   }
 
+  /** The initializer name for a handler's `${layer}/${key}`, as `naming` says. */
+  private initializerName(name: string): string {
+    const cut = name.lastIndexOf('/');
+    if (!this.naming.initializer || cut < 0) return this.unique(name);
+    return this.unique(this.naming.initializer(name.slice(0, cut), name.slice(cut + 1)));
+  }
+
   floatConst(name: string, dims: number[], data: Float32Array): string {
-    const unique = this.unique(name);
+    const unique = this.initializerName(name);
     this.initializers.push(toTensorProto({ name: unique, dtype: 'float32', dims, data }));
     return unique;
   }
 
   int64Const(name: string, values: number[]): string {
-    const unique = this.unique(name);
+    const unique = this.initializerName(name);
     this.initializers.push(toTensorProto({ name: unique, dtype: 'int64', dims: [values.length], data: Float64Array.from(values) }));
     return unique;
   }

@@ -8,7 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { DataType, encodeModel, type DimensionProto, type ModelProto, type ValueInfoProto } from '@vae/models/onnx';
-import { ConversionContext, ConversionError, type ConvertOptions, type LayerCall, type Shape, type TensorRef } from './context.js';
+import { ConversionContext, ConversionError, type ConvertOptions, type IoName, type LayerCall, type Shape, type TensorRef } from './context.js';
+import { storeWeights } from './precision.js';
 import { converterFor } from './registry.js';
 import { channelsFirst, identity, permute } from './layout.js';
 
@@ -53,12 +54,27 @@ function convertCall(layer: tf.layers.Layer, node: InboundNode, inputs: TensorRe
     outputShapes: node.outputTensors.map((t) => [...t.shape]),
   };
   seen.push({ name: layer.name, className });
+  const before = ctx.nodes.length;
   const out = fn(call, ctx);
   const outputs = Array.isArray(out) ? out : [out];
   if (outputs.length !== node.outputTensors.length) {
     throw new ConversionError(layer.name, className, `converter returned ${outputs.length} outputs, the layer has ${node.outputTensors.length}`);
   }
-  return outputs;
+  return outputs.map((t, k) => nameLayerOutput(ctx, before, layer.name, k, t));
+}
+
+/**
+ * Gives a layer call's k-th result the name `naming.layerOutput` asks for, when one of this
+ * call's nodes (from index `from`) produced it; a value passed through (Dropout) keeps its name.
+ */
+function nameLayerOutput(ctx: ConversionContext, from: number, layer: string, k: number, t: TensorRef): TensorRef {
+  if (!ctx.naming.layerOutput) return t;
+  const mine = ctx.nodes.slice(from);
+  const producer = mine.find((n) => n.output.includes(t.name));
+  if (!producer) return t;
+  const name = ctx.unique(ctx.naming.layerOutput(layer, k));
+  ctx.renameValue(t.name, name, from);
+  return { ...t, name };
 }
 
 /** Converts `model`'s graph with its inputs bound to `inputs`; returns its outputs. */
@@ -85,10 +101,19 @@ function dims(shape: Shape, name: string): DimensionProto[] {
 
 const ELEM_TYPES: Record<string, number> = { float32: DataType.FLOAT, int32: DataType.INT32 };
 
-function valueInfo(name: string, shape: Shape, dtype: string): ValueInfoProto {
+function valueInfo(name: string, shape: Shape, dtype: string, doc?: string): ValueInfoProto {
   const elem = ELEM_TYPES[dtype];
   if (elem === undefined) throw new Error(`graph input or output "${name}" is ${dtype}; supported: ${Object.keys(ELEM_TYPES).join(', ')}`);
-  return { name, type: { tensor_type: { elem_type: elem, shape: { dim: dims(shape, name) } } } };
+  return { name, type: { tensor_type: { elem_type: elem, shape: { dim: dims(shape, name) } } }, ...(doc !== undefined ? { doc_string: doc } : {}) };
+}
+
+/** The caller's names for the graph's inputs or outputs: one per tensor, distinct, non-empty. */
+function ioNames(given: IoName[] | undefined, count: number, what: 'inputs' | 'outputs', model: string): IoName[] | undefined {
+  if (given === undefined) return undefined;
+  if (given.length !== count) throw new Error(`options.${what} names ${given.length} tensors, model "${model}" has ${count} ${what}`);
+  const bad = given.find((io, i) => !io.name || given.findIndex((o) => o.name === io.name) !== i);
+  if (bad) throw new Error(`options.${what}: name ${JSON.stringify(bad.name)} is empty or repeated`);
+  return given;
 }
 
 /** The boundary layout: tfjs' own, or NCHW for rank-4 tensors with nchwIo. */
@@ -117,12 +142,14 @@ export function convertModel(model: tf.LayersModel, options: ConvertOptions = {}
   const irVersion = IR_FOR_OPSET[opset];
   if (irVersion === undefined) throw new Error(`opset ${opset} is not supported (13 to 21; default ${DEFAULT_OPSET})`);
   const nchwIo = options.nchwIo ?? false;
-  const ctx = new ConversionContext(opset, nchwIo);
+  const ctx = new ConversionContext(opset, nchwIo, options.naming);
+  const inputNames = ioNames(options.inputs, model.inputs.length, 'inputs', model.name);
+  const outputNames = ioNames(options.outputs, model.outputs.length, 'outputs', model.name);
   const graphInputs: ValueInfoProto[] = [];
-  const inputs = (model.inputs as unknown as Symbolic[]).map((s) => {
-    const name = ctx.unique(s.sourceLayer.name);
+  const inputs = (model.inputs as unknown as Symbolic[]).map((s, i) => {
+    const name = ctx.unique(inputNames?.[i].name ?? s.sourceLayer.name);
     const perm = boundaryPerm(s.shape.length, nchwIo);
-    graphInputs.push(valueInfo(name, permute(s.shape, perm), s.dtype));
+    graphInputs.push(valueInfo(name, permute(s.shape, perm), s.dtype, inputNames?.[i].doc));
     return { name, shape: [...s.shape], perm } satisfies TensorRef;
   });
   const seen: { name: string; className: string }[] = [];
@@ -132,26 +159,34 @@ export function convertModel(model: tf.LayersModel, options: ConvertOptions = {}
   const renamed = new Map<string, string>();
   (model.outputs as unknown as Symbolic[]).forEach((s, i) => {
     const ref = ctx.withPerm(outputs[i], boundaryPerm(outputs[i].shape.length, nchwIo));
-    const name = ctx.unique(s.sourceLayer.name);
+    const name = ctx.unique(outputNames?.[i].name ?? s.sourceLayer.name);
     nameOutput(ctx, ref.name, name, renamed);
-    graphOutputs.push(valueInfo(name, permute(ref.shape, ref.perm), s.dtype));
+    graphOutputs.push(valueInfo(name, permute(ref.shape, ref.perm), s.dtype, outputNames?.[i].doc));
   });
 
+  const graph = storeWeights(
+    { name: options.graphName ?? model.name, node: ctx.nodes, initializer: ctx.initializers, input: graphInputs, output: graphOutputs },
+    options.weights ?? 'float32', options.naming,
+  );
+  if (options.doc !== undefined) graph.doc_string = options.doc;
+  const producer = options.producer ?? { name: PRODUCER, version: VERSION };
   const onnx: ModelProto = {
     ir_version: irVersion,
     opset_import: [{ domain: '', version: opset }],
-    producer_name: PRODUCER,
-    producer_version: VERSION,
+    producer_name: producer.name,
+    producer_version: producer.version,
     model_version: 1,
-    doc_string: `Converted from the TensorFlow.js LayersModel "${model.name}" by ${PRODUCER} ${VERSION}.`,
-    graph: { name: options.graphName ?? model.name, node: ctx.nodes, initializer: ctx.initializers, input: graphInputs, output: graphOutputs },
-    metadata_props: [
-      { key: 'source', value: 'tensorflow.js LayersModel' },
-      { key: 'source.tfjs_version', value: tf.version.tfjs },
-      { key: 'source.model_name', value: model.name },
-      { key: 'source.layer_classes', value: [...new Set(seen.map((l) => l.className))].sort().join(',') },
-      { key: 'converter.io_layout', value: nchwIo ? 'NCHW' : 'tfjs (channels-last)' },
-    ],
+    doc_string: options.doc ?? `Converted from the TensorFlow.js LayersModel "${model.name}" by ${PRODUCER} ${VERSION}.`,
+    graph,
+    metadata_props: options.metadata
+      ? Object.entries(options.metadata).map(([key, value]) => ({ key, value }))
+      : [
+        { key: 'source', value: 'tensorflow.js LayersModel' },
+        { key: 'source.tfjs_version', value: tf.version.tfjs },
+        { key: 'source.model_name', value: model.name },
+        { key: 'source.layer_classes', value: [...new Set(seen.map((l) => l.className))].sort().join(',') },
+        { key: 'converter.io_layout', value: nchwIo ? 'NCHW' : 'tfjs (channels-last)' },
+      ],
   };
   return { model: onnx, bytes: encodeModel(onnx), summary: summarize(onnx, ctx, seen) };
 }

@@ -4,7 +4,9 @@
  *   const { model, bytes, summary } = await convertLayersModel(tfModel | artifacts | 'model/dir', { opset, nchwIo });
  *
  * The exports are the README's API: converting, loading from disk, the error a conversion
- * throws, and what a custom layer converter needs. The rest (layout helpers, the README table, constants) is internal.
+ * throws, what a custom layer converter needs (and loading a module of them), and checking a
+ * conversion: golden data, onnxruntime replay, the output folder. The rest (layout helpers,
+ * the README table, constants) is internal.
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '@vae/models/node';
@@ -14,12 +16,20 @@ import { loadLayersModelFromArtifacts, loadLayersModelFromDir } from './load.js'
 import type { ConvertOptions } from './context.js';
 
 export { registerLayerConverter, supportedLayers, type LayerConverter, type RegisteredLayer } from './registry.js';
-export { ConversionContext, ConversionError, unsupported, type ConvertOptions, type LayerCall, type TensorRef, type Shape } from './context.js';
+export {
+  ConversionContext, ConversionError, unsupported,
+  type ConvertOptions, type IoName, type Naming, type WeightStorage, type LayerCall, type TensorRef, type Shape,
+} from './context.js';
 export { DEFAULT_OPSET, type ConversionResult, type ConversionSummary } from './convert.js';
 export { loadLayersModelFromDir, loadLayersModelFromArtifacts, readModelArtifacts, fileSystemHandler } from './load.js';
 export { applyActivation } from './layers/activations.js';
 export * as attributes from './attributes.js';
 export { weight } from './weights.js';
+export {
+  goldenData, compareWithOnnxruntime, writeConversionDir, GoldenDataError, ParityError, PARITY_TOLERANCE,
+  type GoldenOptions, type GoldenData, type ParityResult,
+} from './check.js';
+export { loadCustomLayers, type CustomLayerApi } from './custom.js';
 
 export type ModelSource = tf.LayersModel | tf.io.ModelArtifacts | string;
 
