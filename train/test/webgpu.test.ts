@@ -15,7 +15,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCheckpoint, loadDataset, selectBackend, train, CHECKPOINT_FILE, type BackendChoice, type EpochRecord } from '../src/index.js';
+import {
+  loadCheckpoint, loadDataset, measureStepRate, selectBackend, train, CHECKPOINT_FILE, type BackendChoice, type EpochRecord,
+} from '../src/index.js';
 import { createVae, disposeVae, PAPER_MODEL } from '../src/model.js';
 import { deriveSeed, standardNormal } from '../src/random.js';
 import { LocalTrainer, type TrainerState } from '../src/step.js';
@@ -73,7 +75,9 @@ test('3 Adam steps of the paper model agree on webgpu and wasm', { skip }, async
 });
 
 /** The small model the resume tests train (~25 k multiply-adds an image): 2 steps per epoch. */
-const small = { latentSize: 4, hiddenSizes: [16], trainLimit: 200, batchSize: 100, learningRate: 1e-3, seed: 3, threads: 1 };
+// threads 2 (the default): wasm's side runs the parallel trainer, whose checkpoint is the same
+// float32 state, and webgpu's side trains in one thread and says so.
+const small = { latentSize: 4, hiddenSizes: [16], trainLimit: 200, batchSize: 100, learningRate: 1e-3, seed: 3, threads: 2 };
 
 async function logOf(dir: string): Promise<EpochRecord[]> {
   return (await readFile(join(dir, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as EpochRecord);
@@ -87,8 +91,11 @@ async function resumeAcross(first: BackendChoice, second: BackendChoice) {
   const straight = await tmp();
   await train({ ...small, backend: 'wasm', outDir: straight, epochs: 2 });
   const dir = await tmp();
-  await train({ ...small, backend: first, outDir: dir, epochs: 1 });
-  const resumed = await train({ outDir: dir, backend: second, resume: true, epochs: 2 });
+  const notices: string[] = [];
+  const onNotice = (m: string) => notices.push(m);
+  await train({ ...small, backend: first, outDir: dir, epochs: 1, onNotice });
+  const resumed = await train({ outDir: dir, backend: second, resume: true, epochs: 2, onNotice });
+  assert.deepEqual(notices, ['threads = 2 applies to the wasm backend only; webgpu trains in this thread']);
   const [a, b] = await Promise.all([straight, dir].map((d) => loadCheckpoint(join(d, CHECKPOINT_FILE))));
   return { resumed, log: await logOf(dir), weightDiff: maxOver(a.state.weights, b.state.weights), adamSteps: [a.state.adam.step, b.state.adam.step] };
 }
@@ -133,6 +140,15 @@ test('one short epoch on real MNIST trains on webgpu', { skip }, async (t) => {
   assert.equal(stepLosses.length, 6);
   assert.ok(last < first - 20, `loss did not fall: ${first} -> ${last}`);
   assert.ok(result.history[0].test.total < first - 20, `test loss ${result.history[0].test.total} not below the first step's ${first}`);
+});
+
+test('measureStepRate times steps on webgpu and names the adapter', { skip }, async () => {
+  const r = await measureStepRate({ backend: 'webgpu', batchSize: 16, steps: 2, warmup: 1, model: { inputSize: 784, hiddenSizes: [16], latentSize: 2 } });
+  assert.match(r.backend, /SwiftShader/);
+  assert.ok(r.stepsPerSecond > 0 && Math.abs(r.msPerStep * r.stepsPerSecond - 1000) < 1e-6, JSON.stringify(r));
+  assert.ok(Math.abs(r.imagesPerSecond - 16 * r.stepsPerSecond) < 1e-6 * r.imagesPerSecond);
+  assert.equal(r.threads, 1);
+  await assert.rejects(measureStepRate({ backend: 'wasm', steps: 0 }), /steps must be an integer >= 1, got 0/);
 });
 
 test('an unknown backend is an error that lists the choices', async () => {
