@@ -83,6 +83,28 @@ test('--backend tensorflow without tfjs-node says how to install it', () => {
   assert.match(r.err, /npm install @tensorflow\/tfjs-node/);
 });
 
+test('vae train --help explains --backend webgpu (Dawn, the webgpu package, SwiftShader is slow)', () => {
+  const r = vae('train', '--help');
+  assert.equal(r.code, 0);
+  const help = r.out.replace(/\s+/g, ' ');
+  assert.match(help, /"webgpu"/);
+  assert.match(help, /webgpu \(only by name\) runs tfjs-backend-webgpu on Dawn, the optional `webgpu` npm package/);
+  assert.match(help, /Vulkan on Linux, Metal on macOS, D3D12 on Windows/);
+  assert.match(help, /SwiftShader .* a CPU emulation, slower than wasm/);
+});
+
+// VK_ICD_FILENAMES pointing nowhere hides every Vulkan driver; elsewhere Dawn uses Metal / D3D12.
+const linuxOnly = process.platform === 'linux' ? false : 'Vulkan is WebGPU\'s driver on Linux only';
+test('--backend webgpu without a Vulkan driver says no adapter was found and what Vulkan needs, and writes nothing', { skip: linuxOnly }, () => {
+  const out = join(tmpdir(), `never-written-${process.pid}`);
+  const r = spawnSync(process.execPath, [CLI, 'train', '--backend', 'webgpu', '--out', out], {
+    encoding: 'utf8', timeout: 120_000, env: { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json' },
+  });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /no WebGPU adapter found.*VK_ICD_FILENAMES/);
+  assert.equal(existsSync(out), false);
+});
+
 test('vae evaluate on a folder that is not a run explains what it expected', async () => {
   const dir = await tmp();
   const r = vae('evaluate', dir);

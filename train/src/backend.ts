@@ -4,15 +4,21 @@
  *
  * tfjs-node and tfjs-node-gpu download libtensorflow when installed, so they are optional
  * peer dependencies: `npm install @tensorflow/tfjs-node` (or -gpu) to use them.
+ *
+ * `webgpu` (@tensorflow/tfjs-backend-webgpu on Dawn, the optional `webgpu` package: Vulkan on
+ * Linux, Metal on macOS, D3D12 on Windows) runs only when asked for by name. `auto` never picks
+ * it: where there is no GPU, Dawn's adapter is a software one (SwiftShader, llvmpipe), a CPU
+ * emulation far slower than wasm, and on a real GPU tfjs-node-gpu is the faster route anyway.
  */
 import * as tf from '@tensorflow/tfjs';
 import { installWasmTrainingKernels } from './speed/wasm-kernels.js';
+import { useWebGpu } from './webgpu.js';
 
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'webgpu' | 'cpu';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'webgpu', 'cpu'];
 
 export interface BackendInfo {
-  /** tfjs' backend name: 'tensorflow', 'wasm' or 'cpu'. */
+  /** tfjs' backend name: 'tensorflow', 'wasm', 'webgpu' or 'cpu'. */
   name: string;
   /** Human-readable description, e.g. "tensorflow (@tensorflow/tfjs-node-gpu, CUDA)". */
   description: string;
@@ -45,6 +51,7 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
   if (!BACKEND_CHOICES.includes(choice)) {
     throw new Error(`unknown backend "${choice}": expected one of ${BACKEND_CHOICES.join(', ')}`);
   }
+  if (choice === 'webgpu') return useWebGpu();
   if (choice === 'auto' || choice === 'tensorflow') {
     const pkg = await loadNativeBackend();
     if (pkg && (await tf.setBackend('tensorflow'))) {

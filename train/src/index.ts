@@ -15,3 +15,4 @@ export { loadCheckpoint, type Checkpoint, type Progress } from './checkpoint.js'
 export { evaluateRun, loadTrainedModel, formatTable1, type Evaluation, type TrainedRun } from './evaluate.js';
 export { importanceWeightedNll, type IwaeOptions, type IwaeResult } from './iwae.js';
 export { standardNormal } from './random.js';
+export { measureStepRate, type StepRateOptions, type StepRate } from './speed/step-rate.js';

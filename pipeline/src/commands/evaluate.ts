@@ -1,6 +1,7 @@
 /** `vae evaluate`, as a yargs command module (collected by the `vae` binary, cli.ts): rows of the paper's Table 1. */
 import type { Argv, CommandModule } from 'yargs';
 import { BACKEND_CHOICES, evaluateRun, formatTable1, type BackendChoice } from '@vae/train';
+import { BACKEND_HELP } from './train.js';
 
 interface EvaluateArgs { runs: string[]; backend: BackendChoice; 'data-dir'?: string; json: boolean }
 
@@ -10,7 +11,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
   builder: (y: Argv) =>
     y
       .positional('runs', { type: 'string', array: true, demandOption: true, describe: 'Run directories written by vae train' })
-      .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'tfjs backend' })
+      .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: BACKEND_HELP })
       .option('data-dir', { type: 'string', describe: 'Folder with the IDX files' })
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON instead of a table' }) as unknown as Argv<EvaluateArgs>,
   handler: async (a) => {

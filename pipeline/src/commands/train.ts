@@ -7,6 +7,12 @@ import {
   type BackendChoice, type DatasetName, type EpochRecord, type LossMeans,
 } from '@vae/train';
 
+/** --backend's help, shared with `vae evaluate`. */
+export const BACKEND_HELP =
+  'tfjs backend; auto = tfjs-node-gpu > tfjs-node > wasm > cpu. webgpu (only by name) runs tfjs-backend-webgpu on Dawn, ' +
+  'the optional `webgpu` npm package (npm install webgpu@0.6.2): Vulkan on Linux, Metal on macOS, D3D12 on Windows. ' +
+  'Without a GPU driver Dawn finds no adapter; with SwiftShader (VK_ICD_FILENAMES, as in CI) it is a CPU emulation, slower than wasm';
+
 const fmt = (m: LossMeans) => `bce ${m.bce.toFixed(2)} kl ${m.kl.toFixed(2)} total ${m.total.toFixed(2)}`;
 
 interface TrainArgs {
@@ -31,8 +37,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('batch-size', { type: 'number', default: PAPER_DEFAULTS.batchSize, describe: 'Images per step' })
       .option('epochs', { type: 'number', describe: `Epochs to train to [default: ${PAPER_DEFAULTS.epochs}, or the run's own with --resume]` })
       .option('seed', { type: 'number', default: PAPER_DEFAULTS.seed, describe: 'Seed for init, shuffling and noise' })
-      .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'tfjs backend; auto = tfjs-node-gpu > tfjs-node > wasm > cpu' })
-      .option('threads', { type: 'number', default: DEFAULT_THREADS, describe: 'Worker threads for data-parallel training (wasm backend only; the count is part of the run\'s config)' })
+      .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: BACKEND_HELP })
+      .option('threads', { type: 'number', default: DEFAULT_THREADS, describe: 'Worker threads for data-parallel training (wasm backend only: tensorflow and webgpu train in one thread; the count is part of the run\'s config)' })
       .option('train-limit', { type: 'number', describe: 'Use only the first N training images (quick runs)' })
       .option('resume', { type: 'boolean', default: false, describe: 'Continue the run in --out from its checkpoint' })
       .check((a) => {
