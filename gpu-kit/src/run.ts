@@ -26,18 +26,19 @@ const HELP = `gpu-kit/run: checks this machine's GPU with the project's released
   --quick         small batches and a 768-image epoch (for a software GPU such as SwiftShader)
   --models DIRS   model folders, comma-separated (default: the kit's models/)
   --data DIR      MNIST folder (default: the kit's data/mnist)
+  --phase-seconds N  time limit of each phase (default 60 to 300 s by phase)
 
 Vulkan: the kit brings the loader (lib/); the driver is the machine's (NVIDIA's from
 /usr/local/nvidia is found by itself; otherwise set VK_ICD_FILENAMES).`;
 
 const PHASE_LIMIT_S = { environment: 60, parity: 300, decode: 240, train: 300 } as const;
 
-interface Plan { out: string; quick: boolean; models: string[]; data: string }
+interface Plan { out: string; quick: boolean; models: string[]; data: string; phaseSeconds?: number }
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
-    options: { out: { type: 'string' }, quick: { type: 'boolean' }, models: { type: 'string' }, data: { type: 'string' }, phase: { type: 'string' }, args: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { out: { type: 'string' }, quick: { type: 'boolean' }, 'phase-seconds': { type: 'string' }, models: { type: 'string' }, data: { type: 'string' }, phase: { type: 'string' }, args: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     console.log(HELP);
@@ -49,17 +50,27 @@ async function main(argv: string[]): Promise<number> {
     quick: values.quick ?? false,
     models: values.models ? values.models.split(',').map((m) => resolve(m)) : defaultModels(),
     data: resolve(values.data ?? join(ROOT, 'data', 'mnist')),
+    phaseSeconds: values['phase-seconds'] ? positive('--phase-seconds', values['phase-seconds']) : undefined,
   };
   if (plan.models.length === 0) throw new Error(`no model folders: ${join(ROOT, 'models')} is empty and --models is not given`);
   await mkdir(plan.out, { recursive: true });
   const results = await runAll(plan);
-  const json = join(plan.out, 'gpu-kit-results.json');
-  const md = join(plan.out, 'gpu-kit-results.md');
-  await writeAtomic(json, JSON.stringify(results, null, 2) + '\n');
-  await writeAtomic(md, formatMarkdown(results));
-  console.log(`wrote ${json} and ${md}`);
+  console.log(`wrote ${join(plan.out, 'gpu-kit-results.json')} and ${join(plan.out, 'gpu-kit-results.md')}`);
   console.log(JSON.stringify(results.summary));
   return 0;
+}
+
+function positive(flag: string, text: string): number {
+  const n = Number(text);
+  if (!(n > 0)) throw new Error(`${flag}: expected a number of seconds > 0, got "${text}"`);
+  return n;
+}
+
+/** Both files, rewritten after every phase: a run cut short keeps what it measured. */
+async function save(results: KitResults, out: string): Promise<void> {
+  results.summary = summarize(results);
+  await writeAtomic(join(out, 'gpu-kit-results.json'), JSON.stringify(results, null, 2) + '\n');
+  await writeAtomic(join(out, 'gpu-kit-results.md'), formatMarkdown(results));
 }
 
 function defaultModels(): string[] {
@@ -75,19 +86,24 @@ async function runAll(plan: Plan): Promise<KitResults> {
   // SwiftShader takes ~9 s per webgpu step of batch 256: --quick trains 3 steps.
   const trainLimit = plan.quick ? 768 : undefined;
   const decodeModel = plan.models.find((m) => m.includes('n64')) ?? plan.models[0];
-  const phases: KitResults['phases'] = {
-    environment: await phase('environment', [], PHASE_LIMIT_S.environment),
-    parity: await phase('parity', [plan.models, join(plan.out, 'parity')], PHASE_LIMIT_S.parity),
-    decodeWebgpu: await phase('decode', ['webgpu', decodeModel, batches, seconds], PHASE_LIMIT_S.decode),
-    decodeCpu: await phase('decode', ['cpu', decodeModel, batches, seconds], PHASE_LIMIT_S.decode),
-    trainWebgpu: await phase('train', ['webgpu', plan.data, trainLimit, 1], PHASE_LIMIT_S.train),
-    trainWasm: await phase('train', ['wasm', plan.data, trainLimit, 2], PHASE_LIMIT_S.train),
-  };
+  const steps: [keyof KitResults['phases'], string, unknown[], number][] = [
+    ['environment', 'environment', [], PHASE_LIMIT_S.environment],
+    ['parity', 'parity', [plan.models, join(plan.out, 'parity')], PHASE_LIMIT_S.parity],
+    ['decodeWebgpu', 'decode', ['webgpu', decodeModel, batches, seconds], PHASE_LIMIT_S.decode],
+    ['decodeCpu', 'decode', ['cpu', decodeModel, batches, seconds], PHASE_LIMIT_S.decode],
+    ['trainWebgpu', 'train', ['webgpu', plan.data, trainLimit, 1], PHASE_LIMIT_S.train],
+    ['trainWasm', 'train', ['wasm', plan.data, trainLimit, 2], PHASE_LIMIT_S.train],
+  ];
   const results: KitResults = {
-    format: 'vae-gpu-kit-results', version: 1, createdAt: new Date().toISOString(), quick: plan.quick,
-    seconds: Math.round((Date.now() - started) / 1000), phases, summary: {} as KitResults['summary'],
+    format: 'vae-gpu-kit-results', version: 1, createdAt: new Date().toISOString(), quick: plan.quick, seconds: 0,
+    phases: Object.fromEntries(steps.map(([key]) => [key, { ok: false, seconds: 0, error: 'not run' }])) as KitResults['phases'],
+    summary: {} as KitResults['summary'],
   };
-  results.summary = summarize(results);
+  for (const [key, name, args, limit] of steps) {
+    results.phases[key] = await phase(name, args, plan.phaseSeconds ?? limit);
+    results.seconds = Math.round((Date.now() - started) / 1000);
+    await save(results, plan.out);
+  }
   return results;
 }
 
