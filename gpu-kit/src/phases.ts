@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadModelDir } from '@vae/models/node';
 import { describeAdapter, detectCuda, detectWebGpu, seededNormals } from '@vae/runtime-node';
-import { train, type BackendChoice } from '@vae/train';
+import { measureStepRate, train, type BackendChoice } from '@vae/train';
 import { verifyModelDirs } from '@vae/verify';
 
 export interface EnvironmentResult {
@@ -170,6 +170,28 @@ export async function trainEpoch(backend: BackendChoice, dataDir: string, trainL
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
+}
+
+export interface ScalingRow { backend: string; threads: number; batch: number; stepsPerSec: number; msPerStep: number; imagesPerSec: number }
+export interface ScalingResult { description: Record<string, string>; rows: ScalingRow[] }
+
+/**
+ * Steps per second of the paper's model against the batch size (measureStepRate: random
+ * inputs, warm-up left out). Where steps/s hardly falls as the batch grows, a step's time is
+ * per-operation overhead (JavaScript, dispatch, synchronisation), not arithmetic.
+ */
+export async function trainScaling(runs: { backend: BackendChoice; threads: number; batches: number[]; steps: number }[]): Promise<ScalingResult> {
+  const rows: ScalingRow[] = [];
+  const description: Record<string, string> = {};
+  for (const run of runs) {
+    for (const batch of run.batches) {
+      const r = await measureStepRate({ backend: run.backend, threads: run.threads, batchSize: batch, steps: run.steps, warmup: 3 });
+      description[run.backend] = r.backend;
+      rows.push({ backend: run.backend, threads: r.threads, batch, stepsPerSec: round(r.stepsPerSecond, 3), msPerStep: round(r.msPerStep, 3), imagesPerSec: Math.round(r.imagesPerSecond) });
+      console.error(`steps ${run.backend} batch ${batch}: ${rows.at(-1)!.stepsPerSec} steps/s`);
+    }
+  }
+  return { description, rows };
 }
 
 function round(x: number, digits: number): number {

@@ -5,8 +5,8 @@
  *
  * Phases, each in its own process with a time limit: the machine (GPU, Vulkan driver, WebGPU
  * adapter, CUDA provider), the parity rows node-cpu and node-webgpu for every model, decode
- * throughput on WebGPU and on the CPU, and one epoch of tfjs training on webgpu and on wasm
- * (2 threads). Writes gpu-kit-results.json and gpu-kit-results.md to --out; the last line
+ * throughput on WebGPU and on the CPU, one epoch of tfjs training on webgpu and on wasm
+ * (2 threads), and training steps per second against the batch size. Writes gpu-kit-results.json and gpu-kit-results.md to --out; the last line
  * printed is the JSON summary. A failing phase is recorded and the others still run.
  */
 import { spawn } from 'node:child_process';
@@ -93,6 +93,9 @@ async function runAll(plan: Plan): Promise<KitResults> {
     ['decodeCpu', 'decode', ['cpu', decodeModel, batches, seconds], PHASE_LIMIT_S.decode],
     ['trainWebgpu', 'train', ['webgpu', plan.data, trainLimit, 1], PHASE_LIMIT_S.train],
     ['trainWasm', 'train', ['wasm', plan.data, trainLimit, 2], PHASE_LIMIT_S.train],
+    ['trainScaling', 'scaling', [plan.quick
+      ? [{ backend: 'webgpu', threads: 1, batches: [16], steps: 2 }, { backend: 'wasm', threads: 2, batches: [16], steps: 2 }]
+      : [{ backend: 'webgpu', threads: 1, batches: [256, 1024, 4096, 16384], steps: 20 }, { backend: 'wasm', threads: 2, batches: [256, 4096], steps: 20 }]], PHASE_LIMIT_S.train],
   ];
   const results: KitResults = {
     format: 'vae-gpu-kit-results', version: 1, createdAt: new Date().toISOString(), quick: plan.quick, seconds: 0,
@@ -140,6 +143,7 @@ async function runPhase(name: string, args: unknown[]): Promise<number> {
       parity: () => phases.parity(args[0] as string[], args[1] as string),
       decode: () => phases.decode(args[0] as 'webgpu' | 'cpu', args[1] as string, args[2] as number[], args[3] as number),
       train: () => phases.trainEpoch(args[0] as 'webgpu' | 'wasm', args[1] as string, (args[2] ?? undefined) as number | undefined, args[3] as number),
+      scaling: () => phases.trainScaling(args[0] as Parameters<typeof phases.trainScaling>[0]),
     };
     if (!run[name]) throw new Error(`unknown phase "${name}"`);
     console.log(JSON.stringify(await run[name]()));
