@@ -1,5 +1,5 @@
 /** The kit's results: the JSON written by run.ts, its one-line summary, and the Markdown view. */
-import type { DecodeResult, EnvironmentResult, ParityResult, TrainResult } from './phases.js';
+import type { DecodeResult, EnvironmentResult, ParityResult, ScalingResult, TrainResult } from './phases.js';
 
 export type PhaseOutcome<T = unknown> = { ok: true; seconds: number; result: T } | { ok: false; seconds: number; error: string };
 
@@ -17,6 +17,7 @@ export interface KitResults {
     decodeCpu: PhaseOutcome;
     trainWebgpu: PhaseOutcome;
     trainWasm: PhaseOutcome;
+    trainScaling: PhaseOutcome;
   };
   summary: Summary;
 }
@@ -88,7 +89,7 @@ export function formatMarkdown(r: KitResults): string {
   if (parity) {
     lines.push('| model | graph | runtime | status | max abs error | tolerance |', '| --- | --- | --- | --- | --- | --- |');
     for (const row of parity.rows) {
-      lines.push(`| ${row.model} | ${row.graph} | ${row.runtime} | ${row.status}${row.reason ? ` (${row.reason})` : ''} | ${row.maxAbs?.toExponential(2) ?? ''} | ${row.tolerance?.toExponential(0) ?? ''} |`);
+      lines.push(`| ${row.model} | ${row.graph} | ${row.runtime} | ${row.status}${row.reason ? ` (${row.reason})` : ''} | ${row.maxAbs?.toExponential(2) ?? ''} | ${row.tolerance ?? ''} |`);
     }
   } else lines.push(failure(r.phases.parity));
 
@@ -117,6 +118,13 @@ export function formatMarkdown(r: KitResults): string {
       : `| ${label} | ${failure(p)} | | | | | |`);
   }
   if (s.train) lines.push('', `webgpu / wasm steps per second: ${s.train.ratio}`);
+
+  lines.push('', '## Training steps per second against the batch size (random inputs)', '');
+  const scaling = ok<ScalingResult>(r.phases.trainScaling);
+  if (scaling) {
+    lines.push('| backend | threads | batch | steps/s | ms/step | images/s |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const row of scaling.rows) lines.push(`| ${row.backend} | ${row.threads} | ${row.batch} | ${row.stepsPerSec} | ${row.msPerStep} | ${row.imagesPerSec} |`);
+  } else lines.push(failure(r.phases.trainScaling));
   lines.push('', '## Summary', '', '```json', JSON.stringify(s, null, 2), '```', '');
   return lines.filter((l, i) => l !== '' || lines[i - 1] !== '').join('\n');
 }
