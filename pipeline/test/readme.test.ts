@@ -58,7 +58,7 @@ test("the README's quick-start commands all succeed", { timeout: 600_000 }, asyn
 });
 
 test('README.md is a front door: under 150 lines, and every relative link resolves', async () => {
-  const files = ['README.md', ...readdirSync(join(REPO, 'docs')).map((f) => `docs/${f}`)];
+  const files = ['README.md', ...readdirSync(join(REPO, 'docs'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
   const readme = await readFile(join(REPO, 'README.md'), 'utf8');
   assert.ok(readme.split('\n').length < 150, `README.md has ${readme.split('\n').length} lines`);
   for (const file of files) {
