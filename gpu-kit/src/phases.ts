@@ -172,7 +172,7 @@ export async function trainEpoch(backend: BackendChoice, dataDir: string, trainL
   }
 }
 
-export interface ScalingRow { backend: string; threads: number; batch: number; stepsPerSec: number; msPerStep: number; imagesPerSec: number }
+export interface ScalingRow { backend: string; threads: number; batch: number; stepsPerSec: number; msPerStep: number; issueMsPerStep: number; kernelsPerStep?: number; imagesPerSec: number }
 export interface ScalingResult { description: Record<string, string>; rows: ScalingRow[] }
 
 /**
@@ -187,7 +187,10 @@ export async function trainScaling(runs: { backend: BackendChoice; threads: numb
     for (const batch of run.batches) {
       const r = await measureStepRate({ backend: run.backend, threads: run.threads, batchSize: batch, steps: run.steps, warmup: 3 });
       description[run.backend] = r.backend;
-      rows.push({ backend: run.backend, threads: r.threads, batch, stepsPerSec: round(r.stepsPerSecond, 3), msPerStep: round(r.msPerStep, 3), imagesPerSec: Math.round(r.imagesPerSecond) });
+      rows.push({
+        backend: run.backend, threads: r.threads, batch, stepsPerSec: round(r.stepsPerSecond, 3), msPerStep: round(r.msPerStep, 3),
+        issueMsPerStep: round(r.issueMsPerStep, 3), kernelsPerStep: r.kernelsPerStep, imagesPerSec: Math.round(r.imagesPerSecond),
+      });
       console.error(`steps ${run.backend} batch ${batch}: ${rows.at(-1)!.stepsPerSec} steps/s`);
     }
   }

@@ -122,8 +122,8 @@ export function formatMarkdown(r: KitResults): string {
   lines.push('', '## Training steps per second against the batch size (random inputs)', '');
   const scaling = ok<ScalingResult>(r.phases.trainScaling);
   if (scaling) {
-    lines.push('| backend | threads | batch | steps/s | ms/step | images/s |', '| --- | ---: | ---: | ---: | ---: | ---: |');
-    for (const row of scaling.rows) lines.push(`| ${row.backend} | ${row.threads} | ${row.batch} | ${row.stepsPerSec} | ${row.msPerStep} | ${row.imagesPerSec} |`);
+    lines.push('| backend | threads | batch | steps/s | ms/step | of which recording ops (ms) | kernels/step | images/s |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const row of scaling.rows) lines.push(`| ${row.backend} | ${row.threads} | ${row.batch} | ${row.stepsPerSec} | ${row.msPerStep} | ${row.issueMsPerStep} | ${row.kernelsPerStep ?? '—'} | ${row.imagesPerSec} |`);
   } else lines.push(failure(r.phases.trainScaling));
   lines.push('', '## Summary', '', '```json', JSON.stringify(s, null, 2), '```', '');
   return lines.filter((l, i) => l !== '' || lines[i - 1] !== '').join('\n');

@@ -4,6 +4,7 @@
  * data), steps posted one ahead as train.ts runs them, warm-up steps (shader compilation on
  * webgpu, wasm's first allocations) left out of the timing.
  */
+import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendChoice } from '../backend.js';
 import { PAPER_DEFAULTS, type RunConfig } from '../config.js';
 import { createVae, disposeVae, PAPER_MODEL, validateConfig, type VaeConfig } from '../model.js';
@@ -34,6 +35,14 @@ export interface StepRate {
   backend: string;
   /** The worker threads that ran (1 unless wasm with threads > 1). */
   threads: number;
+  /**
+   * Milliseconds per step spent in this thread recording the step's operations (the part of
+   * trainStep before its first await). Near msPerStep: the step is bound by this thread's
+   * per-operation cost, not by the device. Near 0 with worker threads (they do the work).
+   */
+  issueMsPerStep: number;
+  /** tfjs kernels one step runs (this thread's trainer only; undefined with worker threads). */
+  kernelsPerStep?: number;
 }
 
 export async function measureStepRate(options: StepRateOptions = {}): Promise<StepRate> {
@@ -60,11 +69,12 @@ export async function measureStepRate(options: StepRateOptions = {}): Promise<St
   try {
     await stepsOneAhead(trainer, x, eps, warmup);
     const started = performance.now();
-    await stepsOneAhead(trainer, x, eps, steps);
+    const issueMs = await stepsOneAhead(trainer, x, eps, steps);
     const msPerStep = (performance.now() - started) / steps;
+    const kernelsPerStep = local ? (await tf.profile(async () => { await trainer.trainStep(x, eps); return []; })).kernels.length : undefined;
     return {
       stepsPerSecond: 1000 / msPerStep, msPerStep, imagesPerSecond: (batchSize * 1000) / msPerStep,
-      backend: info.description, threads: config.threads,
+      backend: info.description, threads: config.threads, issueMsPerStep: issueMs / steps, kernelsPerStep,
     };
   } finally {
     await trainer.dispose();
@@ -72,14 +82,21 @@ export async function measureStepRate(options: StepRateOptions = {}): Promise<St
   }
 }
 
-/** `count` steps, each posted before the previous one is awaited (train.ts' trainSteps). */
-async function stepsOneAhead(t: Trainer, x: Float32Array, eps: Float32Array, count: number): Promise<void> {
+/**
+ * `count` steps, each posted before the previous one is awaited (train.ts' trainSteps).
+ * Returns the milliseconds spent inside the trainStep calls themselves (recording the ops).
+ */
+async function stepsOneAhead(t: Trainer, x: Float32Array, eps: Float32Array, count: number): Promise<number> {
   let previous: Promise<unknown> | undefined;
+  let issueMs = 0;
   for (let i = 0; i < count; i++) {
+    const before = performance.now();
     const step = t.trainStep(x, eps);
+    issueMs += performance.now() - before;
     step.catch(() => {}); // awaited below; a failure must not count as unhandled meanwhile
     if (previous) await previous;
     previous = step;
   }
   await previous;
+  return issueMs;
 }
