@@ -63,6 +63,7 @@ function dense(fanIn: number, fanOut: number, rand: () => number): Dense {
 
 /** A new model of either architecture, its initial weights from `seed`. */
 export function createModel(config: VaeConfig, seed: number): VaeModel {
+  validateConfig(config);
   return config.architecture === 'conv' ? createConvVae(config, seed) : createVae(config, seed);
 }
 
