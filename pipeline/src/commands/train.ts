@@ -26,10 +26,10 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         `into the mu/logvar heads, mirrored by transposed convs in the decoder; same loss, data and run folder, Adam lr ${CONV_DEFAULTS.learningRate} by default.\n` +
         'Ctrl-C saves a checkpoint and exits; continue with --resume.',
       )
-      .option('out', { type: 'string', describe: 'Run directory [default: runs/<dataset>-n<latent>-beta<beta>]' })
+      .option('out', { type: 'string', describe: 'Run directory [default: runs/<dataset>[-conv]-n<latent>-beta<beta>]' })
       .option('dataset', { choices: ['mnist', 'fashion-mnist'] as const, default: PAPER_DEFAULTS.dataset, describe: 'Training data' })
       .option('data-dir', { type: 'string', describe: 'Folder with the four IDX files (else $VAE_DATA_DIR; for fashion-mnist, Debian\'s dataset-fashion-mnist package; else a download into the per-user cache)' })
-      .option('arch', { choices: ARCHITECTURES, default: 'mlp' as Architecture, describe: 'Model: mlp (the paper\'s) or conv (convolutional encoder and decoder, about 10x the compute per image)' })
+      .option('arch', { choices: ARCHITECTURES, default: 'mlp' as Architecture, describe: 'Model: mlp (the paper\'s) or conv (convolutional encoder and decoder, about 7x the flops per image)' })
       .option('latent', { alias: 'n', type: 'number', default: PAPER_DEFAULTS.model.latentSize, describe: 'Latent dimension n' })
       .option('hidden', { type: 'array', number: true, describe: `Dense hidden layer sizes, decoder mirrors them [default: ${PAPER_DEFAULTS.model.hiddenSizes.join(' ')}; none with --arch conv]` })
       .option('channels', { type: 'array', number: true, describe: `--arch conv: filters of the stride-2 conv blocks [default: ${CONV_DEFAULTS.model.channels.join(' ')}]` })
