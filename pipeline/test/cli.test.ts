@@ -53,6 +53,7 @@ const badFlags: [string[], RegExp][] = [
   [['train', '--channels', '8', '16'], /--channels applies to --arch conv only/],
   [['train', '--arch', 'conv', '--channels', '8', '0'], /--channels must be positive integers/],
   [['evaluate'], /Not enough non-option arguments/],
+  [['evaluate', 'runs/x', '--iwae-samples', '-1'], /--iwae-samples must be an integer >= 0, got -1/],
 ];
 for (const [args, message] of badFlags) {
   test(`vae ${args.join(' ')}: exit 2 with the reason and the command's help`, () => {
