@@ -2,10 +2,13 @@
  * `node --import tsx train/bench/conv-train.ts`: milliseconds per training step of the conv VAE
  * (CONV_DEFAULTS, batch 256) on wasm, in this thread against BENCH_THREADS (default 2) worker
  * threads, alternately in BENCH_ROUNDS rounds of BENCH_STEPS / rounds steps each so both see the
- * same machine load (after BENCH_WARMUP steps of each). Then, with BENCH_PROFILE=1, the kernels
+ * same machine load (after BENCH_WARMUP steps of each), and in the same rounds the 1-thread step
+ * with tfjs-wasm's own Conv2DBackpropInput in place of ours (conv-kernels.ts), for what ours saves.
+ * Then, with BENCH_PROFILE=1, the kernels
  * of one 1-thread step by time (what to speed up next). Random inputs: speed does not depend on the data.
  */
 import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
 import { loadavg } from 'node:os';
 import { selectBackend } from '../src/backend.js';
 import { CONV_DEFAULTS, PAPER_DEFAULTS } from '../src/config.js';
@@ -56,7 +59,10 @@ async function profile(t: Trainer, count: number): Promise<[string, number][]> {
   return [...times].map(([k, v]): [string, number] => [k, v / count]).sort((a, b) => b[1] - a[1]);
 }
 
+const stockInput = tf.getKernel('Conv2DBackpropInput', 'wasm')!; // as registered on import, before ours wraps it
 const info = await selectBackend('wasm');
+const oursInput = tf.getKernel('Conv2DBackpropInput', 'wasm')!;
+const useInput = (k: tf.KernelConfig) => { tf.unregisterKernel('Conv2DBackpropInput', 'wasm'); tf.registerKernel(k); };
 const config = { ...PAPER_DEFAULTS, model, learningRate: CONV_DEFAULTS.learningRate, seed: 1 };
 const local = new LocalTrainer(createModel(model, 1), 1, config.learningRate);
 const parallel = await ParallelTrainer.create({ ...config, threads });
@@ -64,7 +70,7 @@ try {
   await stepsOneAhead(local, warmup);
   await stepsOneAhead(parallel, warmup);
   const perRound = Math.max(1, Math.round(steps / rounds));
-  const times = { local: [] as number[], parallel: [] as number[] };
+  const times = { local: [] as number[], parallel: [] as number[], stock: [] as number[] };
   const load = loadavg()[0];
   const before = { ...parallel.phaseTimes };
   for (let r = 0; r < rounds; r++) {
@@ -74,6 +80,11 @@ try {
     t0 = performance.now();
     await stepsOneAhead(parallel, perRound);
     times.parallel.push((performance.now() - t0) / perRound);
+    useInput(stockInput);
+    t0 = performance.now();
+    await stepsOneAhead(local, perRound);
+    times.stock.push((performance.now() - t0) / perRound);
+    useInput(oursInput);
   }
   const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
   const n = rounds * perRound;
@@ -82,7 +93,9 @@ try {
   console.log(`conv VAE (channels ${model.channels.join(', ')}, n = ${model.latentSize}), batch ${BATCH}, ${info.description}; ${rounds} rounds x ${perRound} steps, load average ${load.toFixed(2)} -> ${loadavg()[0].toFixed(2)}`);
   console.log(line('1 thread', mean(times.local)));
   console.log(line(`${threads} worker threads`, mean(times.parallel)));
-  console.log(`per round: 1 thread ${times.local.map((v) => v.toFixed(0)).join(' ')} ms; ${threads} threads ${times.parallel.map((v) => v.toFixed(0)).join(' ')} ms`);
+  console.log(line('1 thread, tfjs-wasm\'s own Conv2DBackpropInput', mean(times.stock)));
+  const rounded = (a: number[]) => a.map((v) => v.toFixed(0)).join(' ');
+  console.log(`per round: 1 thread ${rounded(times.local)} ms; ${threads} threads ${rounded(times.parallel)} ms; 1 thread, stock kernel ${rounded(times.stock)} ms`);
   const after = parallel.phaseTimes;
   const phase = (k: 'gradients' | 'exchange' | 'optimizer') => ((after[k] - before[k]) / n).toFixed(0);
   console.log(`per step, ${threads} threads (worker 0): forward/backward ${phase('gradients')} ms | barrier waits ${phase('exchange')} ms | Adam + weights ${phase('optimizer')} ms`);
