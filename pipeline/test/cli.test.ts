@@ -24,6 +24,14 @@ test('vae --help lists the subcommands', () => {
   assert.match(r.out, /vae evaluate/);
 });
 
+test('vae train --help explains --arch conv and its defaults', () => {
+  const r = vae('train', '--help');
+  assert.equal(r.code, 0);
+  assert.match(r.out, /--arch conv trains the convolutional VAE/);
+  assert.match(r.out, /--arch\s+Model: mlp .* or conv/);
+  assert.match(r.out, /0\.0001; 0\.001 with --arch conv/);
+});
+
 test('no command: exit 2 and the help', () => {
   const r = vae();
   assert.equal(r.code, 2);
@@ -41,7 +49,11 @@ const badFlags: [string[], RegExp][] = [
   [['train', '--backend', 'gpu'], /Invalid values:[\s\S]*backend/],
   [['train', '--dataset', 'cifar'], /Invalid values:[\s\S]*dataset/],
   [['train', '--resume'], /--resume needs --out RUN_DIR/],
+  [['train', '--arch', 'rnn'], /Invalid values:[\s\S]*arch/],
+  [['train', '--channels', '8', '16'], /--channels applies to --arch conv only/],
+  [['train', '--arch', 'conv', '--channels', '8', '0'], /--channels must be positive integers/],
   [['evaluate'], /Not enough non-option arguments/],
+  [['evaluate', 'runs/x', '--iwae-samples', '-1'], /--iwae-samples must be an integer >= 0, got -1/],
 ];
 for (const [args, message] of badFlags) {
   test(`vae ${args.join(' ')}: exit 2 with the reason and the command's help`, () => {

@@ -1,5 +1,5 @@
 /**
- * Training SIGKILLed 12 times at chosen points: before the first checkpoint, mid-epoch
+ * Training SIGKILLed 12 times (a conv VAE run: 7) at chosen points: before the first checkpoint, mid-epoch
  * (a training step in flight), during the test-set evaluation and during the checkpoint
  * write itself (temporary file half written). After every kill the checkpoint is readable
  * and holds every epoch the process reported; resuming until done gives exactly the
@@ -25,6 +25,9 @@ const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const EPOCHS = 5;
 // 10 steps per epoch, 2 worker threads (the default), a tiny model.
 const RUN = ['--epochs', String(EPOCHS), '--train-limit', '1000', '--latent', '2', '--hidden', '64', '--batch-size', '100', '--backend', 'wasm'];
+// The conv VAE, narrow: 4 steps per epoch, 2 worker threads.
+const CONV_EPOCHS = 3;
+const CONV_RUN = ['--arch', 'conv', '--channels', '4', '8', '--epochs', String(CONV_EPOCHS), '--train-limit', '400', '--latent', '2', '--batch-size', '100', '--backend', 'wasm'];
 
 type Phase = 'start' | 'step' | 'evaluate' | 'checkpoint-write';
 
@@ -48,11 +51,22 @@ const KILLS: [Phase, number, number][] = [
   ['step', 13, 4], // epoch 4 saved; epoch 5, step 3
 ];
 
+/** The conv run's kills: every phase, before and after the first checkpoint. */
+const CONV_KILLS: [Phase, number, number][] = [
+  ['start', 1, 0],
+  ['step', 3, 0], // epoch 1, step 3
+  ['evaluate', 1, 0],
+  ['checkpoint-write', 1, 0],
+  ['step', 6, 1], // epoch 1 saved; epoch 2, step 2
+  ['checkpoint-write', 1, 1], // epoch 2's checkpoint half written over epoch 1's
+  ['evaluate', 2, 2], // epoch 2 saved; epoch 3's evaluation
+];
+
 interface Killed { phase: string; marker: string; printed: number }
 
 /** Runs `vae train` with a pause point and SIGKILLs it when it announces the pause. */
-function trainAndKill(out: string, resume: boolean, pauseAt: string): Promise<Killed> {
-  const child = spawn(process.execPath, [CLI, 'train', '--out', out, ...RUN, ...(resume ? ['--resume'] : [])], {
+function trainAndKill(out: string, run: string[], resume: boolean, pauseAt: string): Promise<Killed> {
+  const child = spawn(process.execPath, [CLI, 'train', '--out', out, ...run, ...(resume ? ['--resume'] : [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, VAE_TRAIN_PAUSE_AT: pauseAt },
   });
@@ -77,11 +91,25 @@ function trainAndKill(out: string, resume: boolean, pauseAt: string): Promise<Ki
 }
 
 test('SIGKILL at every kind of point loses at most the current epoch and resumes to identical weights', async () => {
+  const kills = await killAndResume(RUN, EPOCHS, KILLS);
+  assert.ok(kills >= 10);
+});
+
+test('the same for a conv VAE run (--arch conv)', async () => {
+  await killAndResume(CONV_RUN, CONV_EPOCHS, CONV_KILLS);
+});
+
+/**
+ * Trains `run` straight through, then again with each of `kills` in turn (resuming after each),
+ * checking the checkpoint after every kill, and at the end that the weights are identical.
+ * Returns the number of kills.
+ */
+async function killAndResume(run: string[], epochs: number, kills: [Phase, number, number][]): Promise<number> {
   const root = await mkdtemp(join(tmpdir(), 'vae-crash-test-'));
   const straight = join(root, 'straight');
   const env = { ...process.env };
   delete env.VAE_TRAIN_PAUSE_AT;
-  const r = spawnSync(process.execPath, [CLI, 'train', '--out', straight, ...RUN], { encoding: 'utf8', env });
+  const r = spawnSync(process.execPath, [CLI, 'train', '--out', straight, ...run], { encoding: 'utf8', env });
   assert.equal(r.status, 0, r.stderr);
   const reference = await loadCheckpoint(join(straight, CHECKPOINT_FILE));
   const fullSize = (await stat(join(straight, CHECKPOINT_FILE))).size;
@@ -89,9 +117,9 @@ test('SIGKILL at every kind of point loses at most the current epoch and resumes
   const out = join(root, 'killed');
   const hits = new Map<string, number>();
   let beforeFirstCheckpoint = 0;
-  for (const [i, [phase, n, expectedEpoch]] of KILLS.entries()) {
+  for (const [i, [phase, n, expectedEpoch]] of kills.entries()) {
     const resume = existsSync(join(out, CHECKPOINT_FILE));
-    const killed = await trainAndKill(out, resume, `${phase}:${n}`);
+    const killed = await trainAndKill(out, run, resume, `${phase}:${n}`);
     const what = `kill ${i + 1} (${killed.marker})`;
     assert.equal(killed.phase, phase, what);
     hits.set(phase, (hits.get(phase) ?? 0) + 1);
@@ -113,20 +141,19 @@ test('SIGKILL at every kind of point loses at most the current epoch and resumes
     assert.ok(ckpt.progress.epoch >= killed.printed, `${what}: checkpoint at epoch ${ckpt.progress.epoch}, but epoch ${killed.printed} was reported`);
   }
 
-  const kills = KILLS.length;
-  console.log(`${kills} SIGKILLs: ${[...hits].map(([p, c]) => `${c} x ${p}`).join(', ')}; ${beforeFirstCheckpoint} before the first checkpoint`);
-  assert.ok(kills >= 10);
+  console.log(`${kills.length} SIGKILLs: ${[...hits].map(([p, c]) => `${c} x ${p}`).join(', ')}; ${beforeFirstCheckpoint} before the first checkpoint`);
   for (const phase of ['start', 'step', 'evaluate', 'checkpoint-write']) assert.ok((hits.get(phase) ?? 0) >= 1, `never killed at ${phase}`);
   assert.ok(beforeFirstCheckpoint >= 1);
 
   // Resume to the end, without a pause point.
-  const done = spawnSync(process.execPath, [CLI, 'train', '--out', out, ...RUN, '--resume'], { encoding: 'utf8', env });
+  const done = spawnSync(process.execPath, [CLI, 'train', '--out', out, ...run, '--resume'], { encoding: 'utf8', env });
   assert.equal(done.status, 0, done.stderr);
   const final = await loadCheckpoint(join(out, CHECKPOINT_FILE));
-  assert.equal(final.progress.epoch, EPOCHS);
-  assert.deepEqual(final.state.weights, reference.state.weights, `weights differ after ${kills} kills`);
+  assert.equal(final.progress.epoch, epochs);
+  assert.deepEqual(final.state.weights, reference.state.weights, `weights differ after ${kills.length} kills`);
   assert.deepEqual(final.state.adam, reference.state.adam);
   assert.deepEqual((await readdir(out)).filter((f) => f.endsWith('.tmp')), []);
   const log = (await readFile(join(out, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).epoch);
-  assert.deepEqual(log, Array.from({ length: EPOCHS }, (_, e) => e + 1));
-});
+  assert.deepEqual(log, Array.from({ length: epochs }, (_, e) => e + 1));
+  return kills.length;
+}

@@ -5,19 +5,19 @@ import { selectBackend, type BackendChoice } from './backend.js';
 import { loadCheckpoint, type Progress } from './checkpoint.js';
 import type { RunConfig } from './config.js';
 import { loadDataset } from './data/datasets.js';
-import { createVae, variables, type VaeModel } from './model.js';
+import { createModel, disposeVae, variables, type VaeModel } from './model.js';
 import { evaluateSums } from './step.js';
 import { CHECKPOINT_FILE, means, testNoise, type LossMeans } from './train.js';
 import * as tf from '@tensorflow/tfjs';
 
 export interface TrainedRun { model: VaeModel; config: RunConfig; progress: Progress }
 
-/** Builds the model of a run directory with its checkpoint's weights (on the active backend). */
+/** Builds the model of a run directory (MLP or conv, as its config says) with its checkpoint's weights (on the active backend). */
 export async function loadTrainedModel(runDir: string): Promise<TrainedRun> {
   const path = join(runDir, CHECKPOINT_FILE);
   if (!existsSync(path)) throw new Error(`${runDir} is not a training run: it has no ${CHECKPOINT_FILE} (make one with: vae train --out ${runDir})`);
   const { config, progress, state } = await loadCheckpoint(path);
-  const model = createVae(config.model, config.seed);
+  const model = createModel(config.model, config.seed);
   const params = variables(model);
   if (state.weights.length !== params.length || state.weights.some((w, i) => w.length !== params[i].size)) {
     throw new Error(`${join(runDir, CHECKPOINT_FILE)}: weights do not match the model in its config`);
@@ -50,7 +50,7 @@ export async function evaluateRun(runDir: string, options: { backend?: BackendCh
       images: sums.count, backend: backend.description,
     };
   } finally {
-    for (const v of variables(model)) v.dispose();
+    disposeVae(model);
   }
 }
 

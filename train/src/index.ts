@@ -6,10 +6,11 @@
 export { selectBackend, BACKEND_CHOICES, type BackendChoice, type BackendInfo } from './backend.js';
 export { loadDataset, resolveDataDir, DATASETS, type Dataset, type DatasetName } from './data/datasets.js';
 export {
-  encode, decode, namedLayers, disposeVae,
-  type VaeConfig, type VaeModel, type Dense,
+  encode, decode, namedLayers, disposeVae, ARCHITECTURES,
+  type VaeConfig, type VaeModel, type MlpVae, type MlpVaeConfig, type Architecture, type Dense,
 } from './model.js';
-export { PAPER_DEFAULTS, DEFAULT_THREADS, type RunConfig } from './config.js';
+export { type ConvVae, type ConvVaeConfig } from './conv-model.js';
+export { PAPER_DEFAULTS, CONV_DEFAULTS, DEFAULT_THREADS, type RunConfig } from './config.js';
 export { train, CHECKPOINT_FILE, type TrainOptions, type TrainResult, type EpochRecord, type StepProgress, type LossMeans } from './train.js';
 export { loadCheckpoint, type Checkpoint, type Progress } from './checkpoint.js';
 export { evaluateRun, loadTrainedModel, formatTable1, type Evaluation, type TrainedRun } from './evaluate.js';

@@ -13,9 +13,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { selectBackend, type BackendChoice, type BackendInfo } from './backend.js';
 import { loadCheckpoint, saveCheckpoint, type Progress } from './checkpoint.js';
-import { DEFAULT_THREADS, PAPER_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
+import { CONV_DEFAULTS, DEFAULT_THREADS, PAPER_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
 import { loadDataset, type Dataset } from './data/datasets.js';
-import { createVae, validateConfig } from './model.js';
+import { createModel, validateConfig, type Architecture, type VaeConfig } from './model.js';
 import { pausePoint } from './fault.js';
 import { createParallelTrainer } from './speed/parallel.js';
 import { deriveSeed, permutation, standardNormal } from './random.js';
@@ -46,8 +46,13 @@ export interface StepProgress {
 export interface TrainOptions extends Partial<Omit<RunConfig, 'model'>> {
   /** Run directory: config.json, log.jsonl, checkpoint.bin, metrics.json. */
   outDir: string;
+  /** 'mlp' (the paper's, default) or 'conv' (conv-model.ts). */
+  architecture?: Architecture;
   latentSize?: number;
+  /** Dense hidden sizes: the MLP's layers, or the conv VAE's between its conv blocks and heads. */
   hiddenSizes?: number[];
+  /** Conv VAE only: filters of its stride-2 conv blocks (default 32, 64). */
+  channels?: number[];
   dataDir?: string;
   backend?: BackendChoice;
   /** Continue the run in `outDir` from its checkpoint (epochs may be raised). */
@@ -125,7 +130,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   const trainer: Trainer = parallel
     ? await createParallelTrainer(config)
-    : new LocalTrainer(createVae(config.model, config.seed), config.beta, config.learningRate);
+    : new LocalTrainer(createModel(config.model, config.seed), config.beta, config.learningRate);
 
   const { batchSize, model } = config;
   const noiseForTest = testNoise(config, testSet.count);
@@ -185,17 +190,30 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   return { outDir, config, backend: backend.description, epochsDone: progress.epoch, interrupted, history };
 }
 
-/** A new run's config: the options, with the paper's settings for what they leave out. */
+/**
+ * A new run's config: the options, with the paper's settings for what they leave out
+ * (and, for the conv VAE, CONV_DEFAULTS' model and learning rate).
+ */
 function newRunConfig(options: TrainOptions): RunConfig {
-  return {
-    dataset: options.dataset ?? PAPER_DEFAULTS.dataset,
-    model: {
+  const conv = options.architecture === 'conv';
+  if (!conv && options.channels) throw new Error('channels apply to the conv VAE only (architecture "conv")');
+  const model: VaeConfig = conv
+    ? {
+      ...CONV_DEFAULTS.model,
+      channels: options.channels ?? CONV_DEFAULTS.model.channels,
+      hiddenSizes: options.hiddenSizes ?? CONV_DEFAULTS.model.hiddenSizes,
+      latentSize: options.latentSize ?? CONV_DEFAULTS.model.latentSize,
+    }
+    : {
       inputSize: PAPER_DEFAULTS.model.inputSize,
       hiddenSizes: options.hiddenSizes ?? PAPER_DEFAULTS.model.hiddenSizes,
       latentSize: options.latentSize ?? PAPER_DEFAULTS.model.latentSize,
-    },
+    };
+  return {
+    dataset: options.dataset ?? PAPER_DEFAULTS.dataset,
+    model,
     beta: options.beta ?? PAPER_DEFAULTS.beta,
-    learningRate: options.learningRate ?? PAPER_DEFAULTS.learningRate,
+    learningRate: options.learningRate ?? (conv ? CONV_DEFAULTS.learningRate : PAPER_DEFAULTS.learningRate),
     batchSize: options.batchSize ?? PAPER_DEFAULTS.batchSize,
     epochs: options.epochs ?? PAPER_DEFAULTS.epochs,
     seed: options.seed ?? PAPER_DEFAULTS.seed,

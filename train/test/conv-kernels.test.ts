@@ -1,6 +1,6 @@
 /**
- * Conv2DBackpropFilter on the wasm backend (src/speed/conv-kernels.ts; tfjs-wasm 4.22 has none)
- * against the cpu backend's, and against a float64 reference where the cpu kernel cannot go
+ * Conv2DBackpropFilter on the wasm backend (src/speed/conv-kernels.ts; tfjs-wasm 4.22 has none),
+ * and our Conv2DBackpropInput registered over tfjs-wasm's, against the cpu backend's, and against a float64 reference where the cpu kernel cannot go
  * (dilations: tfjs-cpu's kernel ignores them).
  *
  * Tolerance: our kernel sums each entry's terms in float32, in the order tfjs-cpu sums them in
@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { selectBackend } from '../src/index.js';
 import { loadDataset } from '../src/data/datasets.js';
-import { conv2DBackpropFilterKernel } from '../src/speed/conv-kernels.js';
+import { conv2DBackpropFilterKernel, conv2DBackpropInputKernel } from '../src/speed/conv-kernels.js';
 import { wasmGemmOn } from '../src/speed/wasm-kernels.js';
 
 await tf.setBackend('wasm');
@@ -147,6 +147,61 @@ test('the im2col scratch built in bands of rows gives the same bits as in one pi
     assert.deepEqual(kernelOn(c, x, dy), whole);
   } finally {
     tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
+    tf.registerKernel(registered);
+  }
+});
+
+/** Conv2DBackpropInput on the current backend, on plain arrays (dy has the conv's output shape). */
+function inputKernelOn(c: Case, dy: Float32Array, w: Float32Array): Float32Array {
+  return tf.tidy(() => {
+    const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x };
+    const out = tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor(dy, outShape(c)), filter: tf.tensor(w, c.filter) }, attrs) as tf.Tensor;
+    assert.deepEqual(out.shape, c.x);
+    return out.dataSync() as Float32Array;
+  });
+}
+
+const INPUT_CASES: Case[] = [
+  // the conv VAE's: decoder_deconv1 forward and encoder_conv2's input gradient, decoder_deconv2 forward (K = 16)
+  { x: [2, 14, 14, 32], filter: [4, 4, 32, 64], strides: 2, pad: 'same' },
+  { x: [3, 28, 28, 1], filter: [4, 4, 1, 32], strides: 2, pad: 'same' },
+  // uneven 'same', 'valid', explicit and numeric padding, unequal strides
+  { x: [2, 9, 7, 2], filter: [4, 2, 2, 5], strides: [2, 1], pad: 'same' },
+  { x: [3, 10, 11, 8], filter: [3, 1, 8, 16], strides: [1, 3], pad: 'valid' },
+  { x: [2, 8, 8, 8], filter: [3, 3, 8, 8], strides: 1, pad: 1 },
+  { x: [2, 8, 9, 4], filter: [2, 3, 4, 3], strides: 2, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
+  // K = 27, not a multiple of 8: tfjs-wasm's own kernel
+  { x: [2, 9, 9, 3], filter: [3, 3, 3, 8], strides: 2, pad: 'same' },
+];
+
+test('Conv2DBackpropInput on wasm matches the cpu backend\'s kernel within 1e-5·Σ|dy·W| per entry', async () => {
+  for (const [i, c] of INPUT_CASES.entries()) {
+    const dy = random(tf.util.sizeFromShape(outShape(c)), 400 + i);
+    const w = random(tf.util.sizeFromShape(c.filter), 500 + i);
+    await tf.setBackend('cpu');
+    const cpu = inputKernelOn(c, dy, w);
+    const absSum = inputKernelOn(c, dy.map(Math.abs), w.map(Math.abs));
+    await tf.setBackend('wasm');
+    const ratio = worstRatio(inputKernelOn(c, dy, w), cpu, absSum);
+    assert.ok(ratio <= 1, `${describe(c)}: off by ${ratio.toFixed(2)} x the tolerance`);
+  }
+});
+
+test('Conv2DBackpropInput\'s cols built in bands of rows gives the same bits as in one piece', async () => {
+  await tf.setBackend('wasm');
+  const c: Case = { x: [2, 14, 14, 32], filter: [4, 4, 32, 64], strides: 2, pad: 'same' };
+  const dy = random(tf.util.sizeFromShape(outShape(c)), 17);
+  const w = random(tf.util.sizeFromShape(c.filter), 18);
+  const whole = inputKernelOn(c, dy, w);
+  const registered = tf.getKernel('Conv2DBackpropInput', 'wasm')!;
+  tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+  // 98 rows of 512: bands of 9 rows, the last one 8
+  const banded = conv2DBackpropInputKernel(wasmGemmOn, () => { throw new Error('no fallback expected'); }, { colsBudget: 512 * 9 });
+  tf.registerKernel({ ...registered, kernelFunc: banded as unknown as tf.KernelFunc });
+  try {
+    assert.deepEqual(inputKernelOn(c, dy, w), whole);
+  } finally {
+    tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
     tf.registerKernel(registered);
   }
 });

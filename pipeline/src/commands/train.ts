@@ -3,8 +3,8 @@ import { SingleBar } from 'cli-progress';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
-  BACKEND_CHOICES, DEFAULT_THREADS, PAPER_DEFAULTS, train,
-  type BackendChoice, type DatasetName, type EpochRecord, type LossMeans,
+  ARCHITECTURES, BACKEND_CHOICES, CONV_DEFAULTS, DEFAULT_THREADS, PAPER_DEFAULTS, train,
+  type Architecture, type BackendChoice, type DatasetName, type EpochRecord, type LossMeans,
 } from '@vae/train';
 
 /** --backend's help, shared with `vae evaluate`. */
@@ -16,8 +16,8 @@ export const BACKEND_HELP =
 const fmt = (m: LossMeans) => `bce ${m.bce.toFixed(2)} kl ${m.kl.toFixed(2)} total ${m.total.toFixed(2)}`;
 
 interface TrainArgs {
-  out?: string; dataset: DatasetName; 'data-dir'?: string; latent: number; hidden: number[]; beta: number;
-  lr: number; 'batch-size': number; epochs?: number; seed: number; backend: BackendChoice; threads: number;
+  out?: string; dataset: DatasetName; 'data-dir'?: string; arch: Architecture; latent: number; hidden?: number[];
+  channels?: number[]; beta: number; lr?: number; 'batch-size': number; epochs?: number; seed: number; backend: BackendChoice; threads: number;
   'train-limit'?: number; resume: boolean;
 }
 
@@ -26,14 +26,21 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   describe: 'Train the VAE on MNIST (or Fashion-MNIST); writes a run directory with config, log and checkpoint',
   builder: (y: Argv) =>
     y
-      .usage('$0 train [options]\n\nTrains the paper\'s MLP VAE. Defaults are the paper\'s: n = 64, beta = 1, Adam lr 1e-4, batch 256, 300 epochs.\nCtrl-C saves a checkpoint and exits; continue with --resume.')
-      .option('out', { type: 'string', describe: 'Run directory [default: runs/<dataset>-n<latent>-beta<beta>]' })
+      .usage(
+        '$0 train [options]\n\nTrains the paper\'s MLP VAE. Defaults are the paper\'s: n = 64, beta = 1, Adam lr 1e-4, batch 256, 300 epochs.\n' +
+        `--arch conv trains the convolutional VAE instead (tfjs layers): two 4x4 stride-2 conv blocks (--channels ${CONV_DEFAULTS.model.channels.join(' ')}) ` +
+        `into the mu/logvar heads, mirrored by transposed convs in the decoder; same loss, data and run folder, Adam lr ${CONV_DEFAULTS.learningRate} by default.\n` +
+        'Ctrl-C saves a checkpoint and exits; continue with --resume.',
+      )
+      .option('out', { type: 'string', describe: 'Run directory [default: runs/<dataset>[-conv]-n<latent>-beta<beta>]' })
       .option('dataset', { choices: ['mnist', 'fashion-mnist'] as const, default: PAPER_DEFAULTS.dataset, describe: 'Training data' })
       .option('data-dir', { type: 'string', describe: 'Folder with the four IDX files (else $VAE_DATA_DIR; for fashion-mnist, Debian\'s dataset-fashion-mnist package; else a download into the per-user cache)' })
+      .option('arch', { choices: ARCHITECTURES, default: 'mlp' as Architecture, describe: 'Model: mlp (the paper\'s) or conv (convolutional encoder and decoder, about 7x the flops per image)' })
       .option('latent', { alias: 'n', type: 'number', default: PAPER_DEFAULTS.model.latentSize, describe: 'Latent dimension n' })
-      .option('hidden', { type: 'array', number: true, default: PAPER_DEFAULTS.model.hiddenSizes, describe: 'Hidden layer sizes (decoder mirrors them)' })
+      .option('hidden', { type: 'array', number: true, describe: `Dense hidden layer sizes, decoder mirrors them [default: ${PAPER_DEFAULTS.model.hiddenSizes.join(' ')}; none with --arch conv]` })
+      .option('channels', { type: 'array', number: true, describe: `--arch conv: filters of the stride-2 conv blocks [default: ${CONV_DEFAULTS.model.channels.join(' ')}]` })
       .option('beta', { type: 'number', default: PAPER_DEFAULTS.beta, describe: 'KL weight: loss = BCE + beta * KL' })
-      .option('lr', { type: 'number', default: PAPER_DEFAULTS.learningRate, describe: 'Adam learning rate' })
+      .option('lr', { type: 'number', describe: `Adam learning rate [default: ${PAPER_DEFAULTS.learningRate}; ${CONV_DEFAULTS.learningRate} with --arch conv]` })
       .option('batch-size', { type: 'number', default: PAPER_DEFAULTS.batchSize, describe: 'Images per step' })
       .option('epochs', { type: 'number', describe: `Epochs to train to [default: ${PAPER_DEFAULTS.epochs}, or the run's own with --resume]` })
       .option('seed', { type: 'number', default: PAPER_DEFAULTS.seed, describe: 'Seed for init, shuffling and noise' })
@@ -47,14 +54,18 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         for (const [flag, v] of Object.entries(positiveInts)) {
           if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new Error(`--${flag} must be a positive integer, got ${v}`);
         }
-        if (!a.hidden.every((h) => Number.isInteger(h) && h > 0)) throw new Error(`--hidden must be positive integers, e.g. --hidden 256 256, got ${a.hidden.join(' ')}`);
+        if (a.hidden && !a.hidden.every((h) => Number.isInteger(h) && h > 0)) throw new Error(`--hidden must be positive integers, e.g. --hidden 256 256, got ${a.hidden.join(' ')}`);
+        if (a.channels && a.arch !== 'conv') throw new Error('--channels applies to --arch conv only');
+        if (a.channels && !(a.channels.length > 0 && a.channels.every((c) => Number.isInteger(c) && c > 0))) {
+          throw new Error(`--channels must be positive integers, e.g. --channels 32 64, got ${a.channels.join(' ')}`);
+        }
         if (!(a.beta >= 0 && Number.isFinite(a.beta))) throw new Error(`--beta must be a number >= 0, got ${a.beta}`);
-        if (!(a.lr > 0 && Number.isFinite(a.lr))) throw new Error(`--lr must be a number > 0, got ${a.lr}`);
+        if (a.lr !== undefined && !(a.lr > 0 && Number.isFinite(a.lr))) throw new Error(`--lr must be a number > 0, got ${a.lr}`);
         if (!(Number.isInteger(a.seed) && a.seed >= 0 && a.seed < 2 ** 32)) throw new Error(`--seed must be an integer in [0, 2^32), got ${a.seed}`);
         return true;
       }) as unknown as Argv<TrainArgs>,
   handler: async (a) => {
-    const outDir = a.out ?? join('runs', `${a.dataset}-n${a.latent}-beta${a.beta}`);
+    const outDir = a.out ?? join('runs', `${a.dataset}${a.arch === 'conv' ? '-conv' : ''}-n${a.latent}-beta${a.beta}`);
     const controller = new AbortController();
     const onSigint = () => {
       if (controller.signal.aborted) process.exit(130);
@@ -68,7 +79,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     const started = performance.now();
     try {
       const result = await train({
-        outDir, dataset: a.dataset, dataDir: a['data-dir'], latentSize: a.latent, hiddenSizes: a.hidden,
+        outDir, dataset: a.dataset, dataDir: a['data-dir'], architecture: a.arch, latentSize: a.latent, hiddenSizes: a.hidden, channels: a.channels,
         beta: a.beta, learningRate: a.lr, batchSize: a['batch-size'], epochs: a.epochs, seed: a.seed,
         backend: a.backend, threads: a.threads, trainLimit: a['train-limit'], resume: a.resume,
         signal: controller.signal,

@@ -1,4 +1,10 @@
 /**
+ * Two conv gradient kernels for tfjs-backend-wasm, both on wasm-gemm.ts:
+ * Conv2DBackpropFilter (below), which tfjs-wasm lacks, and Conv2DBackpropInput
+ * (`conv2DBackpropInputKernel`, further down), which it has but ~8x slower than its own
+ * Conv2D at the same flops (XNNPACK's deconvolution): the conv VAE runs it three times a
+ * step, in the decoder's forward pass and the encoder's backward pass.
+ *
  * Conv2DBackpropFilter for tfjs-backend-wasm, which ships without one (4.22 has Conv2D and
  * Conv2DBackpropInput, not the filter gradient), so a conv model's weight gradients fail there:
  * Conv2D's (dW = backpropFilter(x, dy)) and Conv2DTranspose's (the same kernel, with the
@@ -28,6 +34,7 @@ import { GEMM_COLUMNS, type Gemm } from './wasm-gemm.js';
 
 type Inputs = Record<string, tf.TensorInfo | undefined>;
 type KernelArgs = { inputs: Inputs; backend: unknown; attrs?: Record<string, unknown> };
+type KernelFn = (args: KernelArgs) => tf.TensorInfo;
 
 /** The parts of tfjs-wasm's backend object used here. */
 export interface WasmConvBackend {
@@ -91,15 +98,23 @@ export function conv2DBackpropFilterKernel(
   };
 }
 
-/** Registers the kernel for 'wasm' unless the backend already has one. Returns whether it did. */
-export function installWasmConvKernels(gemmOn: (backend: WasmConvBackend) => Gemm): boolean {
-  if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) return false;
-  tf.registerKernel({
-    kernelName: 'Conv2DBackpropFilter',
-    backendName: 'wasm',
-    kernelFunc: conv2DBackpropFilterKernel(gemmOn) as unknown as tf.KernelFunc,
-  });
-  return true;
+/**
+ * Registers our Conv2DBackpropFilter for 'wasm' unless the backend already has one, and wraps
+ * its Conv2DBackpropInput with ours (the original takes what ours does not). Call once.
+ */
+export function installWasmConvKernels(gemmOn: (backend: WasmConvBackend) => Gemm): void {
+  if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
+    tf.registerKernel({
+      kernelName: 'Conv2DBackpropFilter',
+      backendName: 'wasm',
+      kernelFunc: conv2DBackpropFilterKernel(gemmOn) as unknown as tf.KernelFunc,
+    });
+  }
+  const input = tf.getKernel('Conv2DBackpropInput', 'wasm');
+  if (input) {
+    tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+    tf.registerKernel({ ...input, kernelFunc: conv2DBackpropInputKernel(gemmOn, input.kernelFunc as unknown as KernelFn) as unknown as tf.KernelFunc });
+  }
 }
 
 const offset = (backend: WasmConvBackend, t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
@@ -191,5 +206,104 @@ function byLoop(backend: WasmConvBackend, x: tf.TensorInfo, dy: tf.TensorInfo, d
         }
       }
     }
+  }
+}
+
+// ---- Conv2DBackpropInput ------------------------------------------------------------------
+
+/** The conv info of a Conv2DBackpropInput call, computed as tfjs-cpu's kernel computes it. */
+export function backpropInputInfo(filter: tf.TensorInfo, attrs: Record<string, unknown>): ConvInfo {
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as {
+    strides: number | [number, number];
+    pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+    dataFormat?: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    inputShape: [number, number, number, number];
+  };
+  const format = tf.backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC');
+  return tf.backend_util.computeConv2DInfo(
+    inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, format,
+  );
+}
+
+/**
+ * Conv2DBackpropInput (the input gradient of Conv2D, and the forward pass of Conv2DTranspose):
+ *
+ *   dx[b, ih, iw, c] = Σ_{fh, fw, o} dy[b, oh, ow, o] · W[fh, fw, c, o],  ih = oh sh + fh - padTop (iw alike)
+ *
+ * as a GEMM then a col2im: cols[M, K] = dy[M, N] · Wᵀ[N, K] with M = b oh ow (dy as it lies),
+ * N = o and K = fh fw c, so row m of cols holds what output position m sends to each input
+ * pixel of its window; col2im adds each row's K values into dx (C at a time, contiguous).
+ * Wᵀ (N x K, small) is written by a JS loop; cols is built in bands of rows that keep it under
+ * COLS_BUDGET floats. Float32 throughout: each cols entry is a float32 sum over o, and col2im
+ * adds a pixel's taps in (b, oh, ow, fh, fw) order, so results agree with tfjs-cpu's to float32
+ * rounding, not bit for bit (test/conv-kernels.test.ts). What this does not take, `fallback`
+ * (tfjs-wasm's own kernel) does: NCHW, non-float32, and K not a multiple of 8 (wasm-gemm.ts'
+ * column block).
+ */
+export function conv2DBackpropInputKernel(
+  gemmOn: (backend: WasmConvBackend) => Gemm, fallback: KernelFn, { colsBudget = COLS_BUDGET }: ConvKernelOptions = {},
+) {
+  return (args: KernelArgs): tf.TensorInfo => {
+    const { inputs, attrs = {} } = args;
+    const backend = args.backend as WasmConvBackend;
+    const { dy, filter } = inputs;
+    if (!dy || !filter) throw new Error('Conv2DBackpropInput: needs inputs dy and filter');
+    const info = backpropInputInfo(filter, attrs);
+    const K = info.filterHeight * info.filterWidth * info.inChannels;
+    if (info.dataFormat !== 'channelsLast' || dy.dtype !== 'float32' || filter.dtype !== 'float32' || K % GEMM_COLUMNS !== 0) {
+      return fallback(args);
+    }
+    const expected = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+    if (dy.shape.join() !== expected.join()) {
+      throw new Error(`Conv2DBackpropInput (wasm): dy has shape [${dy.shape}], expected [${expected}]`);
+    }
+    const dx = backend.makeOutput(info.inShape, 'float32');
+    colGemm(gemmOn(backend), backend, dy, filter, dx, info, colsBudget);
+    return dx;
+  };
+}
+
+function colGemm(
+  gemm: Gemm, backend: WasmConvBackend, dy: tf.TensorInfo, filter: tf.TensorInfo, dx: tf.TensorInfo, info: ConvInfo, colsBudget: number,
+): void {
+  const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, outChannels: N } = info;
+  const { filterHeight, filterWidth, strideHeight: sh, strideWidth: sw, padInfo: { top, left } } = info;
+  const K = filterHeight * filterWidth * C;
+  const M = batchSize * outHeight * outWidth;
+  const band = Math.max(1, Math.min(M, Math.floor(colsBudget / K)));
+  const wT = backend.makeOutput([N, K], 'float32');
+  const cols = backend.makeOutput([band, K], 'float32');
+  try {
+    // Views after the last allocation (the heap may have grown).
+    const [w, t, out] = [view(backend, filter), view(backend, wT), view(backend, dx)];
+    for (let k = 0; k < K; k++) for (let o = 0; o < N; o++) t[o * K + k] = w[k * N + o];
+    out.fill(0);
+    if (N === 0) return;
+    const colsView = view(backend, cols, band * K);
+    const perImage = outHeight * outWidth;
+    for (let m0 = 0; m0 < M; m0 += band) {
+      const rows = Math.min(band, M - m0);
+      // cols[rows, K] = dy[m0 .. m0 + rows, N] · Wᵀ[N, K]
+      gemm(offset(backend, dy) + 4 * m0 * N, 4 * N, 4, offset(backend, wT), 4 * K, 0, offset(backend, cols), rows, N, K, 0);
+      for (let r = 0; r < rows; r++) {
+        const m = m0 + r;
+        const b = Math.floor(m / perImage), oh = Math.floor((m % perImage) / outWidth), ow = m % outWidth;
+        for (let fh = 0; fh < filterHeight; fh++) {
+          const ih = oh * sh + fh - top;
+          if (ih < 0 || ih >= inHeight) continue;
+          for (let fw = 0; fw < filterWidth; fw++) {
+            const iw = ow * sw + fw - left;
+            if (iw < 0 || iw >= inWidth) continue;
+            const src = r * K + (fh * filterWidth + fw) * C;
+            const dst = ((b * inHeight + ih) * inWidth + iw) * C;
+            for (let c = 0; c < C; c++) out[dst + c] += colsView[src + c];
+          }
+        }
+      }
+    }
+  } finally {
+    backend.disposeData(wT.dataId);
+    backend.disposeData(cols.dataId);
   }
 }

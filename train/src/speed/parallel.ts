@@ -25,6 +25,7 @@
 import { Worker } from 'node:worker_threads';
 import { adamLayout, sharedAdamMemory, type SharedWasmMemory } from './adam-simd.js';
 import type { RunConfig } from '../config.js';
+import { convParameters } from '../conv-model.js';
 import type { LossSums, Trainer, TrainerState } from '../step.js';
 import { shardRanges } from './shards.js';
 
@@ -64,8 +65,10 @@ export type Request =
 /** Replies carry the request's id; `error` is the message of what the worker threw. */
 export type Reply = { id: number; result?: unknown; error?: string } | { ready: true };
 
-/** Number of trainable floats of the MLP VAE (kernels + biases). */
-export function paramCount({ inputSize, hiddenSizes, latentSize }: RunConfig['model']): number {
+/** Number of trainable floats of the model (kernels + biases), MLP or conv. */
+export function paramCount(model: RunConfig['model']): number {
+  if (model.architecture === 'conv') return convParameters(model).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+  const { inputSize, hiddenSizes, latentSize } = model;
   const dense = (i: number, o: number) => i * o + o;
   const enc = [inputSize, ...hiddenSizes];
   const dec = [latentSize, ...[...hiddenSizes].reverse(), inputSize];

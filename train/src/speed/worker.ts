@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ADAM_DEFAULTS } from '../adam.js';
 import { adamKernel, adamLayout, adamSlices, adamViews } from './adam-simd.js';
 import { selectBackend } from '../backend.js';
-import { createVae, variables } from '../model.js';
+import { createModel, variables } from '../model.js';
 import { type Reply, type Request, type StepTimes, type WorkerInit, ABORTED, BARRIER_COUNT, BARRIER_GENERATION } from './parallel.js';
 import { computeGradients, evaluateSums, type TrainerState } from '../step.js';
 import { heapView } from './wasm-kernels.js';
@@ -18,7 +18,7 @@ const { config, memory, control, paramCount, index, threads } = workerData as Wo
 const port = parentPort!;
 
 await selectBackend('wasm');
-const model = createVae(config.model, config.seed); // same seed: same initial weights in every worker
+const model = createModel(config.model, config.seed); // same seed: same initial weights in every worker
 const params = variables(model);
 if (params.reduce((n, p) => n + p.size, 0) !== paramCount) throw new Error(`the model does not have ${paramCount} parameters`);
 
