@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendChoice } from '../backend.js';
 import { PAPER_DEFAULTS, type RunConfig } from '../config.js';
-import { createVae, disposeVae, PAPER_MODEL, validateConfig, type VaeConfig } from '../model.js';
+import { createModel, disposeVae, PAPER_MODEL, validateConfig, type VaeConfig } from '../model.js';
 import { mulberry32, standardNormal } from '../random.js';
 import { LocalTrainer, type Trainer } from '../step.js';
 import { createParallelTrainer } from './parallel.js';
@@ -59,7 +59,7 @@ export async function measureStepRate(options: StepRateOptions = {}): Promise<St
   const info = await selectBackend(options.backend ?? 'auto');
   const parallel = threads > 1 && info.name === 'wasm';
   const config: RunConfig = { ...PAPER_DEFAULTS, model, batchSize, threads: parallel ? threads : 1, learningRate: 1e-4 };
-  const local = parallel ? undefined : createVae(model, config.seed);
+  const local = parallel ? undefined : createModel(model, config.seed);
   const trainer: Trainer = local
     ? new LocalTrainer(local, config.beta, config.learningRate)
     : await createParallelTrainer(config);
