@@ -137,7 +137,7 @@ export interface TrainResult {
  * MNIST with one tfjs backend. The step rate is measured from the progress callback between
  * the end of the warm-up steps and the last step.
  */
-export async function trainEpoch(backend: BackendChoice, dataDir: string, trainLimit: number | undefined, threads: number): Promise<TrainResult> {
+export async function trainEpoch(backend: BackendChoice, dataDir: string, trainLimit: number | undefined, threads: number, testLimit?: number): Promise<TrainResult> {
   const outDir = await mkdtemp(join(tmpdir(), `gpu-kit-train-${backend}-`));
   // Steps before the clock starts: shader compilation (webgpu) and first-touch. At most 10,
   // and a quarter of a short epoch.
@@ -147,7 +147,7 @@ export async function trainEpoch(backend: BackendChoice, dataDir: string, trainL
   let lastStep = 0;
   try {
     const result = await train({
-      outDir, backend, dataDir, epochs: 1, seed: 0, threads, trainLimit,
+      outDir, backend, dataDir, epochs: 1, seed: 0, threads, trainLimit, testLimit,
       onProgress: (p) => {
         const now = performance.now();
         if (p.step === 1) warmupSteps = Math.min(10, Math.max(1, Math.floor(p.steps / 4)));

@@ -23,7 +23,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HELP = `gpu-kit/run: checks this machine's GPU with the project's released models.
 
   --out DIR       where gpu-kit-results.json and .md go (default ./gpu-kit-results)
-  --quick         small batches and a 768-image epoch (for a software GPU such as SwiftShader)
+  --quick         small batches, a 768-image epoch and a 1,000-image test pass (for a software GPU such as SwiftShader)
   --models DIRS   model folders, comma-separated (default: the kit's models/)
   --data DIR      MNIST folder (default: the kit's data/mnist)
   --phase-seconds N  time limit of each phase (default 60 to 300 s by phase)
@@ -85,14 +85,15 @@ async function runAll(plan: Plan): Promise<KitResults> {
   const seconds = plan.quick ? 0.3 : 2;
   // SwiftShader takes ~9 s per webgpu step of batch 256: --quick trains 3 steps.
   const trainLimit = plan.quick ? 768 : undefined;
+  const testLimit = plan.quick ? 1000 : undefined;
   const decodeModel = plan.models.find((m) => m.includes('n64')) ?? plan.models[0];
   const steps: [keyof KitResults['phases'], string, unknown[], number][] = [
     ['environment', 'environment', [], PHASE_LIMIT_S.environment],
     ['parity', 'parity', [plan.models, join(plan.out, 'parity')], PHASE_LIMIT_S.parity],
     ['decodeWebgpu', 'decode', ['webgpu', decodeModel, batches, seconds], PHASE_LIMIT_S.decode],
     ['decodeCpu', 'decode', ['cpu', decodeModel, batches, seconds], PHASE_LIMIT_S.decode],
-    ['trainWebgpu', 'train', ['webgpu', plan.data, trainLimit, 1], PHASE_LIMIT_S.train],
-    ['trainWasm', 'train', ['wasm', plan.data, trainLimit, 2], PHASE_LIMIT_S.train],
+    ['trainWebgpu', 'train', ['webgpu', plan.data, trainLimit, 1, testLimit], PHASE_LIMIT_S.train],
+    ['trainWasm', 'train', ['wasm', plan.data, trainLimit, 2, testLimit], PHASE_LIMIT_S.train],
     ['trainScaling', 'scaling', [plan.quick
       ? [{ backend: 'webgpu', threads: 1, batches: [16], steps: 2 }, { backend: 'wasm', threads: 2, batches: [16], steps: 2 }]
       : [{ backend: 'webgpu', threads: 1, batches: [256, 1024, 4096, 16384], steps: 20 }, { backend: 'wasm', threads: 2, batches: [256, 4096], steps: 20 }]], PHASE_LIMIT_S.train],
@@ -142,7 +143,7 @@ async function runPhase(name: string, args: unknown[]): Promise<number> {
       environment: () => phases.environment(),
       parity: () => phases.parity(args[0] as string[], args[1] as string),
       decode: () => phases.decode(args[0] as 'webgpu' | 'cpu', args[1] as string, args[2] as number[], args[3] as number),
-      train: () => phases.trainEpoch(args[0] as 'webgpu' | 'wasm', args[1] as string, (args[2] ?? undefined) as number | undefined, args[3] as number),
+      train: () => phases.trainEpoch(args[0] as 'webgpu' | 'wasm', args[1] as string, (args[2] ?? undefined) as number | undefined, args[3] as number, (args[4] ?? undefined) as number | undefined),
       scaling: () => phases.trainScaling(args[0] as Parameters<typeof phases.trainScaling>[0]),
     };
     if (!run[name]) throw new Error(`unknown phase "${name}"`);

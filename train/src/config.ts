@@ -14,6 +14,11 @@ export interface RunConfig {
   seed: number;
   /** Use only the first N training images (for quick runs and tests); undefined = all. */
   trainLimit?: number;
+  /**
+   * Evaluate each epoch on only the first N test images (quick runs and tests: on a software
+   * GPU the 10,000-image pass costs ~20 s); undefined = all. Reported losses are then over N.
+   */
+  testLimit?: number;
   /** Worker threads for data-parallel training on the wasm backend (1 = this thread). */
   threads: number;
 }
@@ -53,6 +58,7 @@ export function validateRunConfig(c: RunConfig): void {
   positiveInt('epochs', c.epochs);
   positiveInt('threads', c.threads);
   positiveInt('train limit', c.trainLimit);
+  positiveInt('test limit', c.testLimit);
   if (!(Number.isInteger(c.seed) && c.seed >= 0 && c.seed < 2 ** 32)) throw new RangeError(`seed must be an integer in [0, 2^32), got ${c.seed}`);
   if (!(c.beta >= 0 && Number.isFinite(c.beta))) throw new RangeError(`beta must be a finite number >= 0, got ${c.beta}`);
   if (!(c.learningRate > 0 && Number.isFinite(c.learningRate))) throw new RangeError(`learning rate must be a finite number > 0, got ${c.learningRate}`);

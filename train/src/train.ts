@@ -133,7 +133,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     : new LocalTrainer(createModel(config.model, config.seed), config.beta, config.learningRate);
 
   const { batchSize, model } = config;
-  const noiseForTest = testNoise(config, testSet.count);
+  const testCount = Math.min(config.testLimit ?? testSet.count, testSet.count);
+  const testImages = testSet.images.subarray(0, testCount * pixels);
+  const noiseForTest = testNoise(config, testCount);
   const steps = Math.ceil(trainCount / batchSize);
   const batch = new Float32Array(batchSize * pixels);
   const history: EpochRecord[] = [];
@@ -156,7 +158,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       const { sums, images: imagesThisSession } = run;
       const trainSeconds = (performance.now() - started) / 1000;
-      const pendingTest = trainer.evaluate(testSet.images, noiseForTest);
+      const pendingTest = trainer.evaluate(testImages, noiseForTest);
       pausePoint('evaluate', `epoch ${epoch + 1}`);
       const test = await pendingTest;
       const seconds = (performance.now() - started) / 1000;
@@ -218,7 +220,9 @@ function newRunConfig(options: TrainOptions): RunConfig {
     epochs: options.epochs ?? PAPER_DEFAULTS.epochs,
     seed: options.seed ?? PAPER_DEFAULTS.seed,
     threads: options.threads ?? DEFAULT_THREADS,
-    ...(options.trainLimit ? { trainLimit: options.trainLimit } : {}),
+    // `!== undefined`: a limit of 0 reaches validateRunConfig (and its error) instead of meaning "all".
+    ...(options.trainLimit !== undefined ? { trainLimit: options.trainLimit } : {}),
+    ...(options.testLimit !== undefined ? { testLimit: options.testLimit } : {}),
   };
 }
 

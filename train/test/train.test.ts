@@ -106,3 +106,22 @@ test('a new run refuses a directory that already holds one', async () => {
   await train({ ...small, outDir: dir, epochs: 1 });
   await assert.rejects(train({ ...small, outDir: dir, epochs: 1 }), /already holds a training run: pass --resume/);
 });
+
+test('testLimit evaluates each epoch on the first N test images, with the same noise as the full pass', async () => {
+  const { loadTrainedModel, disposeVae } = await import('../src/index.js');
+  const { evaluateSums } = await import('../src/step.js');
+  const { testNoise } = await import('../src/train.js');
+  const outDir = await tmp();
+  const result = await train({ outDir, backend: 'wasm', latentSize: 4, hiddenSizes: [32], trainLimit: 512, testLimit: 300, epochs: 1, threads: 1, seed: 3 });
+  assert.equal(result.config.testLimit, 300);
+  assert.equal(JSON.parse(await readFile(join(outDir, 'config.json'), 'utf8')).testLimit, 300);
+  // Recompute the logged test loss from the checkpoint: the first 300 images and noise rows.
+  const { model, config } = await loadTrainedModel(outDir);
+  const testSet = await loadDataset({ split: 'test' });
+  const sums = await evaluateSums(model, testSet.images.subarray(0, 300 * 784), testNoise(config, 300));
+  disposeVae(model);
+  assert.equal(sums.count, 300);
+  assert.equal(result.history[0].test.bce, sums.bce / 300);
+  assert.equal(result.history[0].test.kl, sums.kl / 300);
+  await assert.rejects(train({ outDir: await tmp(), testLimit: 0, epochs: 1 }), /test limit must be a positive integer, got 0/);
+});

@@ -18,7 +18,7 @@ const fmt = (m: LossMeans) => `bce ${m.bce.toFixed(2)} kl ${m.kl.toFixed(2)} tot
 interface TrainArgs {
   out?: string; dataset: DatasetName; 'data-dir'?: string; arch: Architecture; latent: number; hidden?: number[];
   channels?: number[]; beta: number; lr?: number; 'batch-size': number; epochs?: number; seed: number; backend: BackendChoice; threads: number;
-  'train-limit'?: number; resume: boolean;
+  'train-limit'?: number; 'test-limit'?: number; resume: boolean;
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -47,10 +47,11 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: BACKEND_HELP })
       .option('threads', { type: 'number', default: DEFAULT_THREADS, describe: 'Worker threads for data-parallel training (wasm backend only: tensorflow and webgpu train in one thread; the count is part of the run\'s config)' })
       .option('train-limit', { type: 'number', describe: 'Use only the first N training images (quick runs)' })
+      .option('test-limit', { type: 'number', describe: 'Evaluate each epoch on only the first N test images (quick runs; the losses are then over N)' })
       .option('resume', { type: 'boolean', default: false, describe: 'Continue the run in --out from its checkpoint' })
       .check((a) => {
         if (a.resume && !a.out) throw new Error('--resume needs --out RUN_DIR, the run to continue');
-        const positiveInts = { latent: a.latent, 'batch-size': a['batch-size'], epochs: a.epochs, threads: a.threads, 'train-limit': a['train-limit'] };
+        const positiveInts = { latent: a.latent, 'batch-size': a['batch-size'], epochs: a.epochs, threads: a.threads, 'train-limit': a['train-limit'], 'test-limit': a['test-limit'] };
         for (const [flag, v] of Object.entries(positiveInts)) {
           if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new Error(`--${flag} must be a positive integer, got ${v}`);
         }
@@ -81,7 +82,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       const result = await train({
         outDir, dataset: a.dataset, dataDir: a['data-dir'], architecture: a.arch, latentSize: a.latent, hiddenSizes: a.hidden, channels: a.channels,
         beta: a.beta, learningRate: a.lr, batchSize: a['batch-size'], epochs: a.epochs, seed: a.seed,
-        backend: a.backend, threads: a.threads, trainLimit: a['train-limit'], resume: a.resume,
+        backend: a.backend, threads: a.threads, trainLimit: a['train-limit'], testLimit: a['test-limit'], resume: a.resume,
         signal: controller.signal,
         onBackend: (b) => console.log(`backend: ${b.description}`),
         onNotice: (m) => console.log(`note: ${m}`),
