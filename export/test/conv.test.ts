@@ -75,7 +75,7 @@ test('node names map back to the tfjs layers; the decoder ends in Sigmoid; int8 
   // After the Sigmoid only layout ops (NCHW back to the [N, 784] row-major contract).
   const tail = decoder.slice(decoder.indexOf('decoder_sigmoid.sigmoid:Sigmoid') + 1).map((n) => n.split(':')[1]);
   assert.ok(tail.every((op) => ['Reshape', 'Transpose', 'Flatten'].includes(op)), `after the Sigmoid: ${tail}`);
-  const int8 = (await graph('decoder.int8')).initializer.filter((t) => t.data_type === 3).map((t) => t.name);
+  const int8 = (await graph('decoder.int8')).initializer.filter((t) => t.data_type === 3).map((t) => t.name ?? '');
   assert.deepEqual(int8.filter((n) => !n.endsWith('.zero_point')), ['decoder_project.kernel.int8']);
   assert.ok((await graph('decoder.int8')).initializer.some((t) => t.name === 'decoder_deconv1.kernel' && t.data_type === 1), 'conv kernels stay float32');
 });
