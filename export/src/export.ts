@@ -8,14 +8,15 @@
  *   5. write the golden data in the ONNX test-data layout
  *   6. replay it with onnxruntime-node and enforce the error bounds
  *   7. run onnx.checker (full_check) when python3-onnx is installed
- *   8. compile the decoder graphs into the standalone decoder (decoder.mjs + one weights file per precision)
+ *   8. compile the decoder graphs into the standalone decoder (decoder.mjs + one weights file per precision);
+ *      skipped for a conv VAE, whose ops (Conv, ConvTranspose) the standalone runtime does not compile
  *   9. write manifest.json (sizes, SHA-256, I/O, preprocessing, metrics, provenance; lists the standalone files)
  *  10. rename the finished temporary folder into place
  */
 import * as tf from '@tensorflow/tfjs';
 import {
   DATASETS, disposeVae, loadDataset, loadTrainedModel, selectBackend,
-  type BackendChoice, type BackendInfo, type LossMeans, type RunConfig,
+  type BackendChoice, type BackendInfo, type LossMeans, type RunConfig, type VaeModel,
 } from '@vae/train';
 import { EXPORT_TOLERANCES, type Manifest, type ManifestGraph } from '@vae/models';
 import { execFileSync } from 'node:child_process';
@@ -29,9 +30,9 @@ import { writeGoldenSets, type GoldenSet } from '@vae/models/onnx';
 import { makeGolden } from './golden.js';
 import { buildGraph, IR_VERSION, OPSET, type GraphSpec, type Precision } from './graph.js';
 import { postprocessing, preprocessing, writeManifest } from './manifest.js';
-import { GRAPH_IO, IO_DOCS, layersModelsOf, readVaeWeights, type VaeGraphSource } from './vae.js';
+import { convGeometry, convLayersModels, GRAPH_IO, IO_DOCS, layersModelsOf, readVaeWeights, type VaeGraphSource } from './vae.js';
 import { measureParity, ORT_RUNTIME, type ParityErrors } from './verify.js';
-import { standaloneFiles } from './standalone.js';
+import { standaloneFiles, standaloneUnsupported, type StandaloneFile } from './standalone.js';
 
 const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const PRODUCER = {
@@ -121,7 +122,7 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
     // 4. Graphs.
     const facts = exportFacts(config, progress.epoch, configFile, metrics);
     const variants = variantsOf(options.variants ?? true);
-    const graphsBytes = await buildGraphs(await readVaeWeights(model), variants, facts.spec);
+    const graphsBytes = await buildGraphs(await graphSource(model), variants, facts.spec);
     step(`graphs: ${variants.map((v) => `${v.key}.onnx ${kib(graphsBytes.get(v.key)!.length)}`).join(', ')} (opset ${OPSET}, IR ${IR_VERSION})`);
 
     const result = await writeDirAtomic(outDir, { force: options.force }, async (tmp) => {
@@ -143,22 +144,26 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
       step(checker.ran ? `onnx.checker.check_model(full_check=True) passed (onnx ${checker.version})` : `onnx.checker skipped: ${checker.reason}`);
 
       // 8. The standalone decoder, compiled from the decoder graphs just written and checked.
-      const standalone = standaloneFiles(
-        { name, model: { imageShape: [side, side] } as Manifest['model'], graphs: Object.fromEntries(variants.map((v) => [v.key, { file: `${v.key}.onnx`, role: v.role, precision: v.precision }])) as unknown as Manifest['graphs'] },
+      const modelBlock = manifestModel(config, side, model);
+      const noStandalone = standaloneUnsupported(modelBlock);
+      const standalone: StandaloneFile[] = noStandalone ? [] : standaloneFiles(
+        { name, model: modelBlock, graphs: Object.fromEntries(variants.map((v) => [v.key, { file: `${v.key}.onnx`, role: v.role, precision: v.precision }])) as unknown as Manifest['graphs'] },
         (file) => graphsBytes.get(file.replace(/\.onnx$/, ''))!,
         `${PRODUCER.name} ${PRODUCER.version}`,
       );
       for (const f of standalone) await writeFile(join(tmp, f.path), f.data);
-      step(`standalone decoder: ${standalone.map((f) => `${f.path} ${kib(f.data.length)}`).join(', ')}`);
+      step(noStandalone
+        ? `standalone decoder: not written (no decoder.mjs): ${noStandalone}`
+        : `standalone decoder: ${standalone.map((f) => `${f.path} ${kib(f.data.length)}`).join(', ')}`);
 
       // 9. Manifest.
       const { model: m } = config;
       const manifest = await writeManifest(tmp, {
         name,
-        description: `${facts.about}: encoder and decoder as ONNX graphs with golden data.`,
+        description: `${facts.about}: encoder and decoder as ONNX graphs with golden data.${noStandalone ? ` No standalone decoder (decoder.mjs): ${noStandalone}.` : ''}`,
         createdAt: new Date().toISOString(),
         producer: PRODUCER,
-        model: { architecture: 'mlp-vae', inputSize: m.inputSize, imageShape: [side, side], hiddenSizes: [...m.hiddenSizes], latentSize: m.latentSize, beta: config.beta },
+        model: modelBlock,
         preprocessing: preprocessing(side, side),
         postprocessing: postprocessing(side, side),
         graphs: manifestGraphs(variants, m, sets, parity, facts, `tfjs ${tf.version.tfjs} (${backend.name})`),
@@ -222,6 +227,22 @@ async function goldenBackend(asked: BackendChoice | undefined, trainedWith: stri
   return { backend, note };
 }
 
+/** What the converter writes for a trained model: the MLP's weights, or the conv VAE's own LayersModels. */
+async function graphSource(model: VaeModel): Promise<VaeGraphSource> {
+  return model.architecture === 'conv' ? convLayersModels(model) : readVaeWeights(model);
+}
+
+/** The manifest's `model` block: the architecture and its sizes (the MLP's fields as in the released manifests). */
+function manifestModel(config: RunConfig, side: number, model: VaeModel): Manifest['model'] {
+  const { inputSize, latentSize, hiddenSizes } = config.model;
+  const imageShape: [number, number] = [side, side];
+  if (model.architecture !== 'conv') return { architecture: 'mlp-vae', inputSize, imageShape, hiddenSizes: [...hiddenSizes], latentSize, beta: config.beta };
+  return {
+    architecture: 'conv-vae', inputSize, imageShape, channels: [...model.config.channels], ...convGeometry(model),
+    hiddenSizes: [...hiddenSizes], latentSize, beta: config.beta,
+  };
+}
+
 /**
  * Each variant's graph bytes, written by the converter from `source`: the MLP's weights, or a
  * LayersModel encoder/decoder pair (a conv VAE) with the same I/O.
@@ -239,6 +260,13 @@ export async function buildGraphs(
   }
 }
 
+/** "MLP VAE (784-256-256-64" or "conv VAE (784-conv32-conv64-64": the layer sizes (the caller closes the parenthesis). */
+function modelSummary(model: RunConfig['model']): string {
+  const conv = model.architecture === 'conv';
+  const inner = [...(conv ? model.channels.map((c) => `conv${c}`) : []), ...model.hiddenSizes];
+  return `${conv ? 'conv' : 'MLP'} VAE (${[model.inputSize, ...inner, model.latentSize].join('-')}`;
+}
+
 /** What the graphs and the manifest say about the model and its training: one place for each fact. */
 function exportFacts(config: RunConfig, epochs: number, configFile: ConfigFile, metrics: { train: LossMeans; test: LossMeans }) {
   const { latentSize: n, inputSize, hiddenSizes } = config.model;
@@ -248,7 +276,7 @@ function exportFacts(config: RunConfig, epochs: number, configFile: ConfigFile, 
     trainCommand: trainingCommand(config),
     testMetrics: pick(metrics.test),
     trainMetrics: pick(metrics.train),
-    about: `MLP VAE (${inputSize}-${hiddenSizes.join('-')}-${n}, beta ${config.beta}) trained on ${config.dataset} for ${epochs} epochs`,
+    about: `${modelSummary(config.model)}, beta ${config.beta}) trained on ${config.dataset} for ${epochs} epochs`,
   };
   const metadata = (graph: string, precision: Precision): Record<string, string> => ({
     'vae.graph': graph,
@@ -256,6 +284,9 @@ function exportFacts(config: RunConfig, epochs: number, configFile: ConfigFile, 
     'vae.input_size': String(inputSize),
     'vae.latent_size': String(n),
     'vae.hidden_sizes': JSON.stringify(hiddenSizes),
+    // Conv runs only, so an MLP's graphs keep the metadata the released models have.
+    ...(config.model.architecture === 'conv'
+      ? { 'vae.architecture': 'conv', 'vae.channels': JSON.stringify(config.model.channels) } : {}),
     'vae.beta': String(config.beta),
     'vae.dataset': config.dataset,
     'vae.dataset_sha256': JSON.stringify(facts.datasetSha),
@@ -341,7 +372,10 @@ export function backendChoiceOf(description: string | undefined): BackendChoice 
 /** A `vae train` command line that reproduces a run's config. */
 export function trainingCommand(c: RunConfig): string {
   return [
-    'vae train', `--dataset ${c.dataset}`, `--latent ${c.model.latentSize}`, `--hidden ${c.model.hiddenSizes.join(' ')}`,
+    'vae train', `--dataset ${c.dataset}`,
+    ...(c.model.architecture === 'conv' ? ['--arch conv', `--channels ${c.model.channels.join(' ')}`] : []),
+    `--latent ${c.model.latentSize}`,
+    ...(c.model.hiddenSizes.length ? [`--hidden ${c.model.hiddenSizes.join(' ')}`] : []),
     `--beta ${c.beta}`, `--lr ${c.learningRate}`, `--batch-size ${c.batchSize}`, `--epochs ${c.epochs}`, `--seed ${c.seed}`,
     ...(c.trainLimit ? [`--train-limit ${c.trainLimit}`] : []),
     `--threads ${c.threads}`, // always: the thread count changes a run's last bits

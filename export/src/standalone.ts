@@ -30,6 +30,16 @@ export const STANDALONE_OPS = ['Gemm', 'Relu', 'Sigmoid', 'Cast', 'DequantizeLin
 /** The module's file name in a model directory. */
 export const STANDALONE_MODULE = 'decoder.mjs';
 
+/**
+ * Why a model has no standalone decoder, or undefined if it can have one: the standalone
+ * runtime compiles the MLP's ops only, and a conv VAE's decoder is ConvTranspose layers.
+ * `vae export` skips decoder.mjs for such a model and `vae verify` skips the standalone rows,
+ * both with this reason.
+ */
+export function standaloneUnsupported(model: Pick<Manifest['model'], 'architecture'>): string | undefined {
+  return model.architecture === 'mlp-vae' ? undefined : 'the standalone decoder does not support ConvTranspose yet';
+}
+
 export class UnsupportedGraphError extends Error {
   constructor(readonly graph: string, readonly node: string, readonly op: string, why: string) {
     super(`${graph}: node "${node}" (${op}): ${why}`);
@@ -351,6 +361,8 @@ export interface StandaloneFile { path: string; data: Uint8Array }
 export function standaloneFiles(manifest: Pick<Manifest, 'name' | 'graphs' | 'model'>, graphBytes: (file: string) => Uint8Array, producer: string): StandaloneFile[] {
   const keys = Object.keys(manifest.graphs).filter((k) => manifest.graphs[k].role === 'decoder')
     .sort((a, b) => Number(manifest.graphs[b].precision === 'fp32') - Number(manifest.graphs[a].precision === 'fp32'));
+  const unsupported = standaloneUnsupported(manifest.model);
+  if (unsupported) throw new Error(`${manifest.name}: a ${manifest.model.architecture} has no standalone decoder: ${unsupported}`);
   if (keys.length === 0) throw new Error(`${manifest.name}: no decoder graph to compile`);
   const files: StandaloneFile[] = [];
   const programs: Program[] = [];

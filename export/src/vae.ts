@@ -4,7 +4,7 @@
  * and documents their I/O.
  */
 import * as tf from '@tensorflow/tfjs';
-import { namedLayers, type VaeConfig, type VaeModel } from '@vae/train';
+import { namedLayers, type ConvVae, type VaeConfig, type VaeModel } from '@vae/train';
 import {
   DECODER_INPUT, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUTS,
 } from '@vae/models';
@@ -83,6 +83,30 @@ function denseFrom(w: VaeWeights, name: string, activation: 'relu' | 'sigmoid' |
   const output = layer.apply(input) as tf.SymbolicTensor;
   tf.tidy(() => layer.setWeights([tf.tensor2d(weights.kernel, [rows, units]), tf.tensor1d(weights.bias)]));
   return output;
+}
+
+/** The layer after the conv decoder's logits: the graph's x_hat is probabilities, as the MLP's. */
+export const CONV_SIGMOID_LAYER = 'decoder_sigmoid';
+
+/**
+ * A conv VAE's graphs' sources: its own encoder, and its decoder (which outputs logits, the
+ * loss's input) followed by a Sigmoid activation layer, so the decoder graph ends in Sigmoid like
+ * the MLP's and keeps x_hat's contract. The layers are the trained model's own (no copy): node
+ * names map back to tfjs layer names (`decoder_deconv1.convtranspose`).
+ */
+export function convLayersModels(model: ConvVae): VaeLayersModels {
+  const [logits] = model.decoder.outputs;
+  const xHat = tf.layers.activation({ name: CONV_SIGMOID_LAYER, activation: 'sigmoid' }).apply(logits) as tf.SymbolicTensor;
+  return { encoder: model.encoder, decoder: tf.model({ name: 'decoder', inputs: model.decoder.inputs, outputs: xHat }) };
+}
+
+/** The conv VAE's kernel size and stride, read from its first conv layer (train/ fixes them for every conv). */
+export function convGeometry(model: ConvVae): { kernelSize: number; stride: number } {
+  const config = model.encoder.getLayer('encoder_conv1').getConfig() as { kernelSize: number[]; strides: number[] };
+  const [kh, kw] = config.kernelSize;
+  const [sh, sw] = config.strides;
+  if (kh !== kw || sh !== sw) throw new UnsupportedLayerError('encoder_conv1', `kernel ${kh}x${kw} stride ${sh}x${sw}: the manifest describes square kernels and strides`);
+  return { kernelSize: kh, stride: sh };
 }
 
 /** The encoder (x -> mu, logvar) and decoder (z -> x_hat) to write as graphs. */

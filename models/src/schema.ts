@@ -101,7 +101,8 @@ export const GraphSchema = z.strictObject({
   role: z.enum(['encoder', 'decoder']),
   /**
    * fp32: float32 weights. fp16: weights stored as float16 and Cast to float32 in the graph.
-   * int8: kernels stored as int8 with a per-output-channel scale (DequantizeLinear), float32 biases.
+   * int8: Dense kernels stored as int8 with a per-output-channel scale (DequantizeLinear), float32
+   * biases; a conv VAE's conv kernels stay float32 (the converter quantizes Gemm / MatMul weights only).
    * I/O is float32 in every variant, and arithmetic runs in float32.
    */
   precision: z.enum(['fp32', 'fp16', 'int8']),
@@ -116,6 +117,38 @@ export const GraphSchema = z.strictObject({
   description: z.string(),
 });
 
+const beta = finite.refine((b) => b >= 0, 'must be >= 0');
+
+/**
+ * The network behind the graphs, by `architecture`. The graphs' I/O contract is the same for
+ * both, so runtimes never read this block; it documents the model. Keys are in the order
+ * parsing writes them: the MLP's are those of the released manifests, unchanged.
+ */
+const ModelSchema = z.discriminatedUnion('architecture', [
+  z.strictObject({
+    architecture: z.literal('mlp-vae'),
+    inputSize: positiveInt,
+    imageShape: z.tuple([positiveInt, positiveInt]),
+    hiddenSizes: z.array(positiveInt).min(1),
+    latentSize: positiveInt,
+    beta,
+  }),
+  z.strictObject({
+    architecture: z.literal('conv-vae'),
+    inputSize: positiveInt,
+    imageShape: z.tuple([positiveInt, positiveInt]),
+    /** Filters of the encoder's stride-2 conv blocks; the decoder's transposed convs mirror them. */
+    channels: z.array(positiveInt).min(1),
+    /** Side of every conv's square kernel, and its stride. */
+    kernelSize: positiveInt,
+    stride: positiveInt,
+    /** Dense layers between the conv features and the heads (may be none). */
+    hiddenSizes: z.array(positiveInt),
+    latentSize: positiveInt,
+    beta,
+  }),
+]);
+
 const lossMeans = z.strictObject({ bce: finite, kl: finite, total: finite });
 
 export const ManifestSchema = z
@@ -126,14 +159,7 @@ export const ManifestSchema = z
     description: z.string(),
     createdAt: z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, 'expected an ISO-8601 UTC timestamp'),
     producer: z.strictObject({ name: z.string().min(1), version: z.string().min(1) }),
-    model: z.strictObject({
-      architecture: z.literal('mlp-vae'),
-      inputSize: positiveInt,
-      imageShape: z.tuple([positiveInt, positiveInt]),
-      hiddenSizes: z.array(positiveInt).min(1),
-      latentSize: positiveInt,
-      beta: finite.refine((b) => b >= 0, 'must be >= 0'),
-    }),
+    model: ModelSchema,
     /** How an image becomes the encoder's input `x`. */
     preprocessing: z.strictObject({
       input: z.string(),

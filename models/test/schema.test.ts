@@ -97,3 +97,16 @@ test('the main entry stays browser-safe: no node: imports in the modules index.t
     assert.doesNotMatch(text, /from\s+['"]\.\/node\.js['"]/, `${file} must not import the Node loader`);
   }
 });
+
+test('the model block: a conv VAE validates with its conv fields; each architecture refuses the other\'s fields', () => {
+  const conv = { architecture: 'conv-vae', inputSize: 784, imageShape: [28, 28], channels: [32, 64], kernelSize: 4, stride: 2, hiddenSizes: [], latentSize: 3, beta: 1 };
+  const m = parseManifest(bad((x) => { x.model = conv; }));
+  assert.equal(m.model.architecture, 'conv-vae');
+  if (m.model.architecture === 'conv-vae') assert.deepEqual(m.model.channels, [32, 64]);
+  rejects(bad((x) => { x.model = { ...conv, channels: [] }; }), 'model.channels');
+  rejects(bad((x) => { x.model = { ...conv, kernelSize: undefined }; }), 'model.kernelSize');
+  rejects(bad((x) => { x.model.channels = [8]; }), 'model', 'channels');
+  rejects(bad((x) => { x.model.architecture = 'rnn-vae'; }), 'model.architecture');
+  // The I/O contract holds for both: a conv model's latent size must match its graphs'.
+  rejects(bad((x) => { x.model = { ...conv, latentSize: 4 }; }), 'graphs.encoder.outputs');
+});

@@ -16,7 +16,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
           'smaller decoder.fp16.onnx and decoder.int8.onnx, golden data in ONNX test_data_set_K folders, and\n' +
           'manifest.json with every file\'s SHA-256. Each graph is checked against tfjs with onnxruntime-node,\n' +
           'and with onnx.checker when python3-onnx is installed. DIR appears only when complete.\n' +
-          'DIR also gets the standalone decoder: decoder.mjs (no imports) and decoder[.fp16|.int8].weights.bin.\n' +
+          'DIR also gets the standalone decoder: decoder.mjs (no imports) and decoder[.fp16|.int8].weights.bin (not for a conv VAE: no ConvTranspose there yet).\n' +
           'With --standalone-only, the positional is an existing model directory: its decoder graphs are compiled\n' +
           'into decoder.mjs and the weights files, which are added to manifest.json (no retraining, nothing else changes).',
       )
