@@ -15,8 +15,11 @@ import { fileURLToPath } from 'node:url';
 import { readTestDataSets } from '@vae/models/onnx';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+/** SwiftShader's Vulkan driver (Debian's chromium) for the node-webgpu row, unless a driver is already chosen. */
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const env = !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD) ? { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD } : process.env;
 const vae = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 240_000, env });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 let temp = '';
@@ -31,7 +34,7 @@ function modelJson(): string {
   }
 }
 
-test('vae convert on @upscalerjs/esrgan-slim x4 (dynamic H and W sized by --dim), then vae verify passes on node-cpu and web-node', async () => {
+test('vae convert on @upscalerjs/esrgan-slim x4 (dynamic H and W sized by --dim), then vae verify passes on every runtime row', async () => {
   temp = await mkdtemp(join(tmpdir(), 'vae-convert-real-'));
   const out = join(temp, 'esrgan-slim-x4');
   const r = vae('convert', modelJson(), '--out', out, '--batch', '1', '--dim', 'LR_dim1=16', '--dim', 'LR_dim2=12');
@@ -45,8 +48,10 @@ test('vae convert on @upscalerjs/esrgan-slim x4 (dynamic H and W sized by --dim)
   const [set] = await readTestDataSets(out);
   assert.deepEqual(set.outputs.map((t) => [t.name, t.dims]), [['SR', [1, 64, 48, 3]]]);
 
-  // At vae verify's own default tolerance (1e-5).
-  const v = vae('verify', out, '--runtimes', 'node-cpu,web-node', '--out', join(temp, 'report'));
+  // At vae verify's own default tolerance (1e-5), on every row but node-cuda (no CUDA provider
+  // here), each required: a row that cannot start fails the run instead of being skipped.
+  const rows = 'node-cpu,node-webgpu,web-node,chromium-wasm,chromium-webgpu';
+  const v = vae('verify', out, '--runtimes', rows, '--require', rows, '--out', join(temp, 'report'));
   assert.equal(v.code, 0, v.err + v.out);
-  assert.match(v.out, /PASS: 2 passed, 0 failed/);
+  assert.match(v.out, /PASS: 5 passed, 0 failed/);
 });
