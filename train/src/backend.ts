@@ -51,7 +51,7 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
   if (!BACKEND_CHOICES.includes(choice)) {
     throw new Error(`unknown backend "${choice}": expected one of ${BACKEND_CHOICES.join(', ')}`);
   }
-  if (choice === 'webgpu') return useWebGpu();
+  if (choice === 'webgpu') return { name: 'webgpu', description: `webgpu (@tensorflow/tfjs-backend-webgpu on Dawn; ${await useWebGpu()})` };
   if (choice === 'auto' || choice === 'tensorflow') {
     const pkg = await loadNativeBackend();
     if (pkg && (await tf.setBackend('tensorflow'))) {

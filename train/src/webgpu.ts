@@ -8,7 +8,6 @@
  * that train does not otherwise need. Ten lines of naming are cheaper than that dependency.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BackendInfo } from './backend.js';
 
 /** Where Debian's chromium package puts SwiftShader's Vulkan driver (a software GPU). */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -68,10 +67,11 @@ async function ensureNavigatorGpu(): Promise<GPU> {
 }
 
 /**
- * Activates tfjs' webgpu backend on Dawn's adapter and names the adapter. The adapter is
- * asked for here first, so "no adapter" is our error with a hint, not tfjs' TypeError.
+ * Activates tfjs' webgpu backend on Dawn's adapter and returns the adapter's name (backend.ts
+ * makes it the BackendInfo). The adapter is asked for here first, so "no adapter" is our
+ * error with a hint, not tfjs' TypeError.
  */
-export async function useWebGpu(): Promise<BackendInfo> {
+export async function useWebGpu(): Promise<string> {
   const gpu = await ensureNavigatorGpu();
   let adapter: GPUAdapter | null;
   try {
@@ -85,7 +85,7 @@ export async function useWebGpu(): Promise<BackendInfo> {
   if (!(await tf.setBackend('webgpu'))) {
     throw new Error(`backend "webgpu" failed to start on ${describeAdapter(info)} (tfjs printed why above)`);
   }
-  return { name: 'webgpu', description: `webgpu (@tensorflow/tfjs-backend-webgpu on Dawn; ${describeAdapter(info)})` };
+  return describeAdapter(info);
 }
 
 /** GPUAdapterInfo, or an empty record where the implementation does not expose it. */
