@@ -14,6 +14,7 @@ import { selectBackend } from '../src/backend.js';
 import { CONV_DEFAULTS, PAPER_DEFAULTS } from '../src/config.js';
 import { createModel } from '../src/model.js';
 import { mulberry32, standardNormal } from '../src/random.js';
+import { stepsOneAhead } from '../src/speed/step-rate.js';
 import { ParallelTrainer } from '../src/speed/parallel.js';
 import { LocalTrainer, type Trainer } from '../src/step.js';
 
@@ -27,17 +28,6 @@ const warmup = Number(process.env.BENCH_WARMUP ?? 4);
 const rand = mulberry32(1);
 const x = Float32Array.from({ length: BATCH * model.inputSize }, () => rand());
 const eps = standardNormal(BATCH * model.latentSize, 2);
-
-/** `count` steps, each posted before the previous one is awaited, as train.ts runs them. */
-async function stepsOneAhead(t: Trainer, count: number): Promise<void> {
-  let previous: Promise<unknown> | undefined;
-  for (let i = 0; i < count; i++) {
-    const step = t.trainStep(x, eps);
-    if (previous) await previous;
-    previous = step;
-  }
-  await previous;
-}
 
 /** Milliseconds per kernel (name and input shapes) over `count` steps of `t`, per step. */
 async function profile(t: Trainer, count: number): Promise<[string, number][]> {
@@ -67,22 +57,22 @@ const config = { ...PAPER_DEFAULTS, model, learningRate: CONV_DEFAULTS.learningR
 const local = new LocalTrainer(createModel(model, 1), 1, config.learningRate);
 const parallel = await ParallelTrainer.create({ ...config, threads });
 try {
-  await stepsOneAhead(local, warmup);
-  await stepsOneAhead(parallel, warmup);
+  await stepsOneAhead(local, x, eps, warmup);
+  await stepsOneAhead(parallel, x, eps, warmup);
   const perRound = Math.max(1, Math.round(steps / rounds));
   const times = { local: [] as number[], parallel: [] as number[], stock: [] as number[] };
   const load = loadavg()[0];
   const before = { ...parallel.phaseTimes };
   for (let r = 0; r < rounds; r++) {
     let t0 = performance.now();
-    await stepsOneAhead(local, perRound);
+    await stepsOneAhead(local, x, eps, perRound);
     times.local.push((performance.now() - t0) / perRound);
     t0 = performance.now();
-    await stepsOneAhead(parallel, perRound);
+    await stepsOneAhead(parallel, x, eps, perRound);
     times.parallel.push((performance.now() - t0) / perRound);
     useInput(stockInput);
     t0 = performance.now();
-    await stepsOneAhead(local, perRound);
+    await stepsOneAhead(local, x, eps, perRound);
     times.stock.push((performance.now() - t0) / perRound);
     useInput(oursInput);
   }

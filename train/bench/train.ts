@@ -18,6 +18,7 @@ import { PAPER_DEFAULTS } from '../src/config.js';
 import { ParallelTrainer } from '../src/speed/parallel.js';
 import { heapView } from '../src/speed/wasm-kernels.js';
 import { mulberry32, standardNormal } from '../src/random.js';
+import { stepsOneAhead } from '../src/speed/step-rate.js';
 
 const BATCH = 256;
 const WARMUP_STEPS = 60;
@@ -40,17 +41,6 @@ async function timedLocalStep(t: LocalTrainer, split: Split): Promise<void> {
   tf.dispose([...grads, bce, kl]);
   split.gradients += t1 - t0;
   split.optimizer += t2 - t1;
-}
-
-/** `count` steps, each posted before the previous one is awaited, as train.ts runs them. */
-async function stepsOneAhead(t: Trainer, count: number): Promise<void> {
-  let previous: Promise<unknown> | undefined;
-  for (let i = 0; i < count; i++) {
-    const step = t.trainStep(x, eps);
-    if (previous) await previous;
-    previous = step;
-  }
-  await previous;
 }
 
 const cpuMicros = (since: NodeJS.CpuUsage) => { const d = process.cpuUsage(since); return d.user + d.system; };
@@ -101,7 +91,7 @@ async function benchWasm(threads: number, steps: number, rounds: number): Promis
       times.local.push((performance.now() - t0) / perRound);
       cpu.local += cpuMicros(c0);
       [t0, c0] = [performance.now(), process.cpuUsage()];
-      await stepsOneAhead(parallel, perRound);
+      await stepsOneAhead(parallel, x, eps, perRound);
       times.parallel.push((performance.now() - t0) / perRound);
       cpu.parallel += cpuMicros(c0);
       let shard = 0;

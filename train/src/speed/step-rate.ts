@@ -85,8 +85,9 @@ export async function measureStepRate(options: StepRateOptions = {}): Promise<St
 /**
  * `count` steps, each posted before the previous one is awaited (train.ts' trainSteps).
  * Returns the milliseconds spent inside the trainStep calls themselves (recording the ops).
+ * Also the benches' step loop (train/bench), so every timing runs steps the same way.
  */
-async function stepsOneAhead(t: Trainer, x: Float32Array, eps: Float32Array, count: number): Promise<number> {
+export async function stepsOneAhead(t: Trainer, x: Float32Array, eps: Float32Array, count: number): Promise<number> {
   let previous: Promise<unknown> | undefined;
   let issueMs = 0;
   for (let i = 0; i < count; i++) {
