@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SWIFTSHADER_ICD as SWIFTSHADER } from '@vae/runtime-node';
 import { buildKit } from '../src/build.js';
 import type { KitResults } from '../src/report.js';
 
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const MNIST = join(REPO, '..', 'shared', 'datasets', 'mnist');
 /** 218 MiB unpacked packed to 49 MiB with xz -9e (docs/benchmarks.md); growth past this needs a new size check. */
 const MAX_UNPACKED = 225 * 2 ** 20;

@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readTestDataSets } from '@vae/models/onnx';
+import { SWIFTSHADER_ICD } from '@vae/runtime-node';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-/** SwiftShader's Vulkan driver (Debian's chromium) for the node-webgpu row, unless a driver is already chosen. */
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+// SwiftShader's Vulkan driver (Debian's chromium) for the node-webgpu row, unless a driver is already chosen.
 const env = !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD) ? { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD } : process.env;
 const vae = (...args: string[]) => {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 240_000, env });
