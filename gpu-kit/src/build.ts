@@ -261,8 +261,13 @@ function packTarXz(stage: string, out: string, level: string): void {
     return execFileSync('xz', ['-c', process.env.CI ? '-T2' : '-T0', ...part.xz(`preset=${level}`)], { input: bytes.subarray(start, end), maxBuffer: 256 << 20 });
   });
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(`${out}.tmp`, Buffer.concat(streams));
-  renameSync(`${out}.tmp`, out);
+  try {
+    writeFileSync(`${out}.tmp`, Buffer.concat(streams));
+    renameSync(`${out}.tmp`, out);
+  } catch (err) {
+    rmSync(`${out}.tmp`, { force: true }); // nothing half-written stays behind
+    throw err;
+  }
   rmSync(tar);
 }
 
