@@ -95,6 +95,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (resumed) {
     config = { ...resumed.config, epochs: options.epochs ?? resumed.config.epochs };
     progress = resumed.progress;
+    checkShortenedSchedule(outDir, config.epochs, progress);
   } else {
     if (existsSync(checkpointPath)) {
       throw new Error(`${outDir} already holds a training run: pass --resume to continue it, or choose another --out`);
@@ -176,9 +177,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       history.push(record);
       options.onEpoch?.(record);
     }
-    if (interrupted) {
+    // Also when no epoch ran: `--resume --epochs N` at epoch N ends the run early, and the
+    // checkpoint (which export reads) must say the schedule config.json says.
+    if (interrupted || history.length === 0) {
       await saveCheckpoint(checkpointPath, { config, progress, state: await trainer.getState() });
-    } else {
+    }
+    if (!interrupted) {
       const last = history.at(-1) ?? (await lastLoggedEpoch(join(outDir, 'log.jsonl')));
       await writeJsonAtomic(join(outDir, 'metrics.json'), {
         dataset: config.dataset, latentSize: model.latentSize, beta: config.beta,
@@ -303,6 +307,15 @@ function describeData(train: Dataset, test: Dataset) {
 async function removeStaleTemporaries(dir: string): Promise<void> {
   for (const name of await readdir(dir)) {
     if (/\.\d+\.tmp$/.test(name)) await rm(join(dir, name), { force: true });
+  }
+}
+
+/** `--resume --epochs N` may end a run early, at an epoch boundary it has reached, never before it. */
+function checkShortenedSchedule(outDir: string, epochs: number, progress: Progress): void {
+  const least = progress.epoch + (progress.stepInEpoch > 0 ? 1 : 0);
+  if (epochs < least) {
+    const done = progress.stepInEpoch > 0 ? `${progress.epoch} epochs and ${progress.stepInEpoch} steps` : `${progress.epoch} epochs`;
+    throw new Error(`${outDir} has already trained ${done}: --epochs must be at least ${least}`);
   }
 }
 

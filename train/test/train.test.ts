@@ -77,6 +77,22 @@ test('1 epoch + resume for 1 more gives the same weights as 2 epochs', async () 
   assert.deepEqual(await configOf(resumed), await configOf(straight));
 });
 
+test('--resume --epochs N ends a run early at a reached epoch, and never before one', async () => {
+  const dir = await tmp();
+  const first = await train({ ...small, outDir: dir, epochs: 1 + 2 });
+  assert.equal(first.epochsDone, 3);
+  await assert.rejects(train({ outDir: dir, backend: 'wasm', resume: true, epochs: 2 }), /has already trained 3 epochs: --epochs must be at least 3/);
+  // Schedule 5 epochs, stop after 4 (interrupt), then end the run at 4: checkpoint and config agree.
+  const controller = new AbortController();
+  await train({ outDir: dir, backend: 'wasm', resume: true, epochs: 5, onEpoch: (r) => { if (r.epoch === 4) controller.abort(); }, signal: controller.signal });
+  const ended = await train({ outDir: dir, backend: 'wasm', resume: true, epochs: 4 });
+  assert.deepEqual([ended.epochsDone, ended.history.length, ended.interrupted], [4, 0, false]);
+  const { config, progress } = await loadCheckpoint(join(dir, CHECKPOINT_FILE));
+  assert.deepEqual([config.epochs, progress.epoch], [4, 4]);
+  assert.equal(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')).epochs, 4);
+  assert.equal(JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')).epochs, 4);
+});
+
 test('an interruption mid-epoch (Ctrl-C) saves a checkpoint that resumes to the same weights', async () => {
   const straight = await tmp();
   await train({ ...small, outDir: straight, epochs: 2 });
