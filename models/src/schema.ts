@@ -21,8 +21,8 @@ export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_FORMAT = 'vae-onnx-model';
 export const MANIFEST_FORMAT_VERSION = 1;
 
-/** Names of the models committed under models/released/. */
-export const RELEASED_MODELS = ['mnist-n64-beta1', 'mnist-n2-beta1'] as const;
+/** Names of the models committed under models/released/: the paper's MLP at n = 64 and n = 2, and the conv VAE (docs/conv-vae.md). */
+export const RELEASED_MODELS = ['mnist-n64-beta1', 'mnist-n2-beta1', 'mnist-n64-conv'] as const;
 export type ReleasedModelName = (typeof RELEASED_MODELS)[number];
 /** The paper's default model (n = 64, beta = 1). */
 export const DEFAULT_MODEL: ReleasedModelName = 'mnist-n64-beta1';
