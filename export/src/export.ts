@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
-  DATASETS, disposeVae, loadDataset, loadTrainedModel, selectBackend,
+  DATASETS, disposeVae, importanceWeightedNll, loadDataset, loadTrainedModel, selectBackend,
   type BackendChoice, type BackendInfo, type LossMeans, type RunConfig, type VaeModel,
 } from '@vae/train';
 import { EXPORT_TOLERANCES, type Manifest, type ManifestGraph } from '@vae/models';
@@ -28,6 +28,7 @@ import { checkOutputDir, writeDirAtomic } from './atomic-dir.js';
 import { runOnnxChecker, type CheckerResult } from './checker.js';
 import { writeGoldenSets, type GoldenSet } from '@vae/models/onnx';
 import { makeGolden } from './golden.js';
+import { onnxruntimeLogitsDecoder } from './iwae-decoder.js';
 import { buildGraph, IR_VERSION, OPSET, type GraphSpec, type Precision } from './graph.js';
 import { postprocessing, preprocessing, writeManifest } from './manifest.js';
 import { convGeometry, convLayersModels, GRAPH_IO, IO_DOCS, layersModelsOf, readVaeWeights, type VaeGraphSource } from './vae.js';
@@ -58,8 +59,15 @@ export interface ExportOptions {
   name?: string;
   /** The command line, for provenance. */
   command?: string;
+  /**
+   * Also estimate -log p(x) on the full test set by importance weighting with this many samples
+   * per image (1000 is the usual; default 0, skipped) and record it as metrics.test.nll.
+   */
+  iwaeSamples?: number;
   /** One line per step. */
   onStep?: (line: string) => void;
+  /** Progress of the IWAE step, in test images. */
+  onIwaeProgress?: (done: number, total: number) => void;
 }
 
 export interface ExportResult {
@@ -95,7 +103,10 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
   const outDir = resolve(options.outDir);
   const name = options.name ?? basename(outDir);
   let stepNo = 0;
-  const step = (line: string) => options.onStep?.(`[${++stepNo}/${STEPS}] ${line}`);
+  const iwaeSamples = options.iwaeSamples ?? 0;
+  if (!(Number.isInteger(iwaeSamples) && iwaeSamples >= 0)) throw new RangeError(`iwaeSamples must be an integer >= 0, got ${iwaeSamples}`);
+  const steps = STEPS + (iwaeSamples > 0 ? 1 : 0);
+  const step = (line: string) => options.onStep?.(`[${++stepNo}/${steps}] ${line}`);
   await refuseOutput(runDir, outDir, options.force);
 
   // 1. The run.
@@ -119,8 +130,12 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
     const golden = await makeGolden(model, test.images);
     step(`golden data: ${golden.encoder.length} encoder sets, ${golden.decoder.length} decoder sets computed with tfjs ${tf.version.tfjs} (${backend.name})`);
 
+    // 3b. The importance-weighted NLL, if asked (minutes: k decoder passes per test image).
+    const nll = iwaeSamples > 0 ? await testNll(model, test.images, iwaeSamples, options.onIwaeProgress) : undefined;
+    if (nll) step(`IWAE -log p(x) ${nll.nll.toFixed(2)} nats (k = ${nll.nllSamples}, ${test.count} test images; ${nll.about})`);
+
     // 4. Graphs.
-    const facts = exportFacts(config, progress.epoch, configFile, metrics);
+    const facts = exportFacts(config, progress.epoch, configFile, metrics, nll);
     const variants = variantsOf(options.variants ?? true);
     const graphsBytes = await buildGraphs(await graphSource(model), variants, facts.spec);
     step(`graphs: ${variants.map((v) => `${v.key}.onnx ${kib(graphsBytes.get(v.key)!.length)}`).join(', ')} (opset ${OPSET}, IR ${IR_VERSION})`);
@@ -187,6 +202,20 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
     return { outDir, ...result };
   } finally {
     disposeVae(model);
+  }
+}
+
+/** The IWAE estimate over `images`, the decoder on onnxruntime-node (iwae-decoder.ts says why). */
+async function testNll(
+  model: VaeModel, images: Float32Array, samples: number, onProgress?: (done: number, total: number) => void,
+): Promise<{ nll: number; nllSamples: number; about: string }> {
+  const started = performance.now();
+  const decoder = await onnxruntimeLogitsDecoder(model);
+  try {
+    const r = await importanceWeightedNll(model, images, { samples, decodeLogits: decoder.decodeLogits, onProgress });
+    return { nll: r.nll, nllSamples: samples, about: `decoder on ${decoder.runtime}, ${((performance.now() - started) / 1000).toFixed(0)} s` };
+  } finally {
+    await decoder.release();
   }
 }
 
@@ -268,13 +297,15 @@ function modelSummary(model: RunConfig['model']): string {
 }
 
 /** What the graphs and the manifest say about the model and its training: one place for each fact. */
-function exportFacts(config: RunConfig, epochs: number, configFile: ConfigFile, metrics: { train: LossMeans; test: LossMeans }) {
+function exportFacts(
+  config: RunConfig, epochs: number, configFile: ConfigFile, metrics: { train: LossMeans; test: LossMeans }, nll?: { nll: number; nllSamples: number },
+) {
   const { latentSize: n, inputSize, hiddenSizes } = config.model;
   const facts = {
     datasetSha: datasetChecksums(configFile, config.dataset),
     git: gitInfo(),
     trainCommand: trainingCommand(config),
-    testMetrics: pick(metrics.test),
+    testMetrics: { ...pick(metrics.test), ...(nll ? { nll: nll.nll, nllSamples: nll.nllSamples } : {}) },
     trainMetrics: pick(metrics.train),
     about: `${modelSummary(config.model)}, beta ${config.beta}) trained on ${config.dataset} for ${epochs} epochs`,
   };

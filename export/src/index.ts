@@ -10,3 +10,4 @@ export { OutputWriteError } from './atomic-dir.js';
 export { type ParityErrors } from './verify.js';
 export { type CheckerResult } from './checker.js';
 export { addStandalone } from './standalone.js';
+export { onnxruntimeLogitsDecoder, type OnnxruntimeLogitsDecoder } from './iwae-decoder.js';

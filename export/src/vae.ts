@@ -56,7 +56,7 @@ export async function readVaeWeights(model: VaeModel): Promise<VaeWeights> {
  * (`encoder.dense0`), holding copies of the trained weights, so that the converter's Dense
  * mapping writes them. A conv VAE hands its own LayersModel pair to the same path.
  */
-export function mlpLayersModels(w: VaeWeights): VaeLayersModels {
+export function mlpLayersModels(w: VaeWeights, output: 'probabilities' | 'logits' = 'probabilities'): VaeLayersModels {
   const { inputSize, hiddenSizes, latentSize } = w.config;
   const hidden = (prefix: string, from: tf.SymbolicTensor) =>
     hiddenSizes.reduce((h, _, i) => denseFrom(w, `${prefix}.dense${i}`, 'relu', h), from);
@@ -67,8 +67,10 @@ export function mlpLayersModels(w: VaeWeights): VaeLayersModels {
     outputs: [denseFrom(w, 'encoder.mu', 'linear', trunk), denseFrom(w, 'encoder.logvar', 'linear', trunk)],
   });
   const z = tf.input({ shape: [latentSize], name: DECODER_INPUT });
-  // The decoder graph ends in the sigmoid: x_hat is pixel probabilities, not the logits training uses.
-  const decoder = tf.model({ name: 'decoder', inputs: z, outputs: denseFrom(w, 'decoder.out', 'sigmoid', hidden('decoder', z)) });
+  // The decoder graph ends in the sigmoid: x_hat is pixel probabilities, not the logits training
+  // uses (which only the IWAE's decoder asks for).
+  const last = output === 'logits' ? 'linear' : 'sigmoid';
+  const decoder = tf.model({ name: 'decoder', inputs: z, outputs: denseFrom(w, 'decoder.out', last, hidden('decoder', z)) });
   return { encoder, decoder };
 }
 

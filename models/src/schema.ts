@@ -150,6 +150,13 @@ const ModelSchema = z.discriminatedUnion('architecture', [
 ]);
 
 const lossMeans = z.strictObject({ bce: finite, kl: finite, total: finite });
+/**
+ * The test set's means, plus optionally the importance-weighted estimate of -log p(x) in nats
+ * per image (Burda et al., 2016) with `nllSamples` samples per image (`vae export --iwae-samples`).
+ */
+const testMetrics = lossMeans
+  .extend({ nll: finite.optional(), nllSamples: positiveInt.optional() })
+  .refine((m) => (m.nll === undefined) === (m.nllSamples === undefined), { message: 'nll and nllSamples come together' });
 
 export const ManifestSchema = z
   .strictObject({
@@ -184,7 +191,7 @@ export const ManifestSchema = z
       sha256: z.strictObject({ trainImages: sha256, trainLabels: sha256, testImages: sha256, testLabels: sha256 }),
     }),
     /** Per-image means in nats at the end of training (the paper's Table 1 columns). */
-    metrics: z.strictObject({ epochs: positiveInt, train: lossMeans, test: lossMeans }),
+    metrics: z.strictObject({ epochs: positiveInt, train: lossMeans, test: testMetrics }),
     training: z.strictObject({
       /** The run's config.json (RunConfig), as written by vae train. */
       config: z.record(z.string(), z.unknown()),

@@ -110,3 +110,12 @@ test('the model block: a conv VAE validates with its conv fields; each architect
   // The I/O contract holds for both: a conv model's latent size must match its graphs'.
   rejects(bad((x) => { x.model = { ...conv, latentSize: 4 }; }), 'graphs.encoder.outputs');
 });
+
+test('metrics.test may carry the IWAE NLL, with its sample count, never one without the other', () => {
+  const m = parseManifest(bad((x) => { x.metrics.test = { ...x.metrics.test, nll: 91.5, nllSamples: 1000 }; }));
+  assert.deepEqual([m.metrics.test.nll, m.metrics.test.nllSamples], [91.5, 1000]);
+  assert.equal(parseManifest(fixtureManifest()).metrics.test.nll, undefined);
+  rejects(bad((x) => { x.metrics.test.nll = 91.5; }), 'metrics.test', 'nll and nllSamples come together');
+  rejects(bad((x) => { x.metrics.test = { ...x.metrics.test, nll: 91.5, nllSamples: 0 }; }), 'metrics.test.nllSamples');
+  rejects(bad((x) => { x.metrics.train.nll = 91.5; }), 'metrics.train', 'nll');
+});

@@ -14,6 +14,6 @@ export { PAPER_DEFAULTS, CONV_DEFAULTS, DEFAULT_THREADS, type RunConfig } from '
 export { train, CHECKPOINT_FILE, type TrainOptions, type TrainResult, type EpochRecord, type StepProgress, type LossMeans } from './train.js';
 export { loadCheckpoint, type Checkpoint, type Progress } from './checkpoint.js';
 export { evaluateRun, loadTrainedModel, formatTable1, type Evaluation, type TrainedRun } from './evaluate.js';
-export { importanceWeightedNll, type IwaeOptions, type IwaeResult } from './iwae.js';
+export { importanceWeightedNll, type IwaeOptions, type IwaeResult, type LogitsDecoder } from './iwae.js';
 export { standardNormal } from './random.js';
 export { measureStepRate, type StepRateOptions, type StepRate } from './speed/step-rate.js';

@@ -21,8 +21,18 @@ export interface IwaeOptions {
   seed?: number;
   /** Images per decoder call; samples * imagesPerChunk rows are decoded at once (default 8). */
   imagesPerChunk?: number;
+  /**
+   * Computes the decoder's logits for `rows` latent rows (row-major [rows, n]) somewhere else
+   * than tfjs, e.g. onnxruntime (@vae/export's onnxruntimeLogitsDecoder): everything else, the
+   * noise, the weights and the log-mean-exp, stays here. Default: the model's own decoder on
+   * the active tfjs backend.
+   */
+  decodeLogits?: LogitsDecoder;
   onProgress?: (done: number, total: number) => void;
 }
+
+/** z [rows, n] -> logits [rows, inputSize], both row-major float32. */
+export type LogitsDecoder = (z: Float32Array, rows: number) => Promise<Float32Array>;
 
 export interface IwaeResult {
   /** Mean over the images of -log p(x), nats per image (an upper bound that tightens with k). */
@@ -55,20 +65,26 @@ export async function importanceWeightedNll(model: VaeModel, images: Float32Arra
     // Noise per image from its own seed, so the estimate does not depend on the chunking.
     const eps = new Float32Array(rows * k * n);
     for (let r = 0; r < rows; r++) eps.set(standardNormal(k * n, deriveSeed(seed, start + r)), r * k * n);
-    const logW = tf.tidy(() => {
-      const x = tf.tensor2d(images.subarray(start * inputSize, (start + rows) * inputSize), [rows, inputSize]);
+    const x = tf.tensor2d(images.subarray(start * inputSize, (start + rows) * inputSize), [rows, inputSize]);
+    const { zFlat, logPzOverQz } = tf.tidy(() => {
       const { mu, logvar } = encode(model, x);
       const e = tf.tensor3d(eps, [rows, k, n]);
       const sigma = tf.exp(tf.mul(logvar, 0.5));
       const z = tf.add(tf.expandDims(mu, 1), tf.mul(tf.expandDims(sigma, 1), e)); // [rows, k, n]
-      const zFlat = tf.reshape(z, [rows * k, n]) as tf.Tensor2D;
-      const xRep = tf.reshape(tf.tile(tf.expandDims(x, 1), [1, k, 1]), [rows * k, inputSize]) as tf.Tensor2D;
-      const logPxz = tf.reshape(tf.neg(bceWithLogitsPerImage(decodeLogits(model, zFlat), xRep)), [rows, k]);
       const logPz = tf.mul(tf.add(tf.sum(tf.square(z), 2), n * LOG_2PI), -0.5);
       // log q(z|x) with z = mu + sigma * eps: the quadratic term is just eps^2.
       const logQz = tf.mul(tf.add(tf.add(tf.sum(tf.square(e), 2), tf.expandDims(tf.sum(logvar, 1), 1)), n * LOG_2PI), -0.5);
-      return tf.add(logPxz, tf.sub(logPz, logQz)) as tf.Tensor2D; // [rows, k] log importance weights
+      return { zFlat: tf.reshape(z, [rows * k, n]) as tf.Tensor2D, logPzOverQz: tf.sub(logPz, logQz) };
     });
+    const logits = options.decodeLogits
+      ? tf.tensor2d(await options.decodeLogits((await zFlat.data()) as Float32Array, rows * k), [rows * k, inputSize])
+      : decodeLogits(model, zFlat);
+    const logW = tf.tidy(() => {
+      const xRep = tf.reshape(tf.tile(tf.expandDims(x, 1), [1, k, 1]), [rows * k, inputSize]) as tf.Tensor2D;
+      const logPxz = tf.reshape(tf.neg(bceWithLogitsPerImage(logits, xRep)), [rows, k]);
+      return tf.add(logPxz, logPzOverQz) as tf.Tensor2D; // [rows, k] log importance weights
+    });
+    tf.dispose([x, zFlat, logPzOverQz, logits]);
     const w = await logW.data();
     logW.dispose();
     for (let r = 0; r < rows; r++) {

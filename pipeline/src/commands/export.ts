@@ -3,7 +3,7 @@ import { addStandalone, exportRun, PRODUCER } from '@vae/export';
 import { BACKEND_CHOICES, type BackendChoice } from '@vae/train';
 import type { Argv, CommandModule } from 'yargs';
 
-interface ExportArgs { run: string; out?: string; 'standalone-only': boolean; force: boolean; backend?: BackendChoice; 'data-dir'?: string; variants: boolean; name?: string }
+interface ExportArgs { run: string; out?: string; 'standalone-only': boolean; force: boolean; backend?: BackendChoice; 'data-dir'?: string; variants: boolean; name?: string; 'iwae-samples': number }
 
 export const exportCommand: CommandModule<object, ExportArgs> = {
   command: 'export <run>',
@@ -32,7 +32,15 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       .option('backend', { choices: BACKEND_CHOICES, describe: 'tfjs backend for the golden outputs [default: the one the run was trained with]' })
       .option('data-dir', { type: 'string', describe: 'Folder with the IDX files (for the golden test images)' })
       .option('variants', { type: 'boolean', default: true, describe: 'Also write the fp16 and int8 decoders (--no-variants to skip)' })
-      .option('name', { type: 'string', describe: 'Model name in the manifest [default: the name of DIR]' }) as unknown as Argv<ExportArgs>,
+      .option('name', { type: 'string', describe: 'Model name in the manifest [default: the name of DIR]' })
+      .option('iwae-samples', {
+        type: 'number', default: 0,
+        describe: 'Also estimate -log p(x) on the full test set by importance weighting with this many samples per image and record it as metrics.test.nll (1000 is the usual; minutes: the decoder runs on onnxruntime-node)',
+      })
+      .check((a) => {
+        if (!(Number.isInteger(a['iwae-samples']) && a['iwae-samples'] >= 0)) throw new Error(`--iwae-samples must be an integer >= 0, got ${a['iwae-samples']}`);
+        return true;
+      }) as unknown as Argv<ExportArgs>,
   handler: async (a) => {
     const started = performance.now();
     if (a['standalone-only']) {
@@ -44,7 +52,11 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     const result = await exportRun({
       runDir: a.run, outDir: a.out!, force: a.force, backend: a.backend, dataDir: a['data-dir'], variants: a.variants, name: a.name,
       command: commandLine(a),
+      iwaeSamples: a['iwae-samples'],
       onStep: (line) => console.log(line),
+      onIwaeProgress: (done, total) => {
+        if (done % 1000 < 8 || done === total) console.error(`IWAE: ${done}/${total} test images, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+      },
     });
     const graphs = Object.values(result.manifest.graphs).map((g) => `${g.file} (${g.bytes} bytes)`).join(', ');
     console.log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s: ${graphs}`);
@@ -59,6 +71,7 @@ function commandLine(a: ExportArgs): string {
   if (a['data-dir']) parts.push('--data-dir', a['data-dir']);
   if (!a.variants) parts.push('--no-variants');
   if (a.name) parts.push('--name', a.name);
+  if (a['iwae-samples'] > 0) parts.push('--iwae-samples', String(a['iwae-samples']));
   return parts.map(quoteArg).join(' ');
 }
 
