@@ -1,6 +1,6 @@
 /**
- * The whole matrix (every runtime but CUDA, which is skipped without a GPU) on both
- * released models, in one process: Chromium is launched once for both. node-webgpu runs on
+ * The whole matrix (every runtime but CUDA, which is skipped without a GPU) on every
+ * released model (the MLPs and the conv VAE), in one process: Chromium is launched once for all. node-webgpu runs on
  * SwiftShader's Vulkan driver (from Debian's chromium), which this test selects.
  */
 import { test } from 'node:test';
@@ -14,6 +14,7 @@ import { loadModelDir } from '@vae/models/node';
 import { CHROMIUM_PATH } from '@vae/browser-harness';
 import { formatTable, heatmapLayout, REPORT_JSON, REPORT_MD, RUNTIME_IDS, verifyModelDirs, type RuntimeId } from '@vae/verify';
 import { releasedModelsDir } from '@vae/models/node';
+import { RELEASED_MODELS } from '@vae/models';
 
 const RELEASED = releasedModelsDir();
 /** CI=true: every row but node-cuda must run (Chromium is installed there). */
@@ -25,10 +26,10 @@ const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const swiftshader = existsSync(SWIFTSHADER_ICD);
 if (swiftshader) process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
 
-const MODELS = ['mnist-n64-beta1', 'mnist-n2-beta1'];
+const MODELS = [...RELEASED_MODELS];
 const BROWSER_ROWS: RuntimeId[] = ['chromium-wasm', 'chromium-webgpu', 'standalone-chromium'];
 
-test('parity matrix: both released models pass on node-cpu, node-webgpu, web-node, chromium-wasm, chromium-webgpu and the standalone decoder in Node and Chromium; node-cuda says why it skipped', { timeout: 600_000 }, async (t) => {
+test('parity matrix: every released model passes on node-cpu, node-webgpu, web-node, chromium-wasm, chromium-webgpu and the standalone decoder in Node and Chromium; node-cuda says why it skipped', { timeout: 600_000 }, async (t) => {
   const chromium = existsSync(CHROMIUM_PATH);
   if (IN_CI) assert.ok(chromium, `CI must have Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`);
   if (IN_CI) assert.ok(swiftshader, `CI must have SwiftShader's Vulkan driver at ${SWIFTSHADER_ICD} (apt-get install chromium libvulkan1)`);
