@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { ARCHITECTURES } from '@vae/train';
 import { RUNTIME_IDS } from '@vae/verify';
 
 const positiveInt = z.number().int().positive();
@@ -18,8 +19,13 @@ export const PipelineConfigSchema = z.strictObject({
   description: z.string(),
   train: z.strictObject({
     dataset: z.enum(['mnist', 'fashion-mnist']),
+    /** The model: the paper's MLP (the default when absent) or the conv VAE (docs/conv-vae.md), as vae train --arch. */
+    architecture: z.enum(ARCHITECTURES).optional(),
+    /** The conv VAE's conv blocks' filters, e.g. [32, 64] (conv only). */
+    channels: z.array(positiveInt).min(1).optional(),
     latentSize: positiveInt,
-    hiddenSizes: z.array(positiveInt).min(1),
+    /** Dense layers: the MLP's (at least one), or the conv VAE's between its convs and the heads (may be empty). */
+    hiddenSizes: z.array(positiveInt),
     beta: z.number().nonnegative(),
     learningRate: z.number().positive(),
     batchSize: positiveInt,
@@ -27,6 +33,11 @@ export const PipelineConfigSchema = z.strictObject({
     seed: z.number().int().min(0).max(2 ** 32 - 1),
     threads: positiveInt,
     trainLimit: positiveInt.optional(),
+  }).superRefine((t, ctx) => {
+    const conv = t.architecture === 'conv';
+    if (!conv && t.channels) ctx.addIssue({ code: 'custom', path: ['channels'], message: 'channels apply to "architecture": "conv" only' });
+    if (conv && !t.channels) ctx.addIssue({ code: 'custom', path: ['channels'], message: 'a conv model needs its channels, e.g. [32, 64]' });
+    if (!conv && t.hiddenSizes.length === 0) ctx.addIssue({ code: 'custom', path: ['hiddenSizes'], message: 'the MLP needs at least one hidden layer' });
   }),
   export: z.strictObject({
     /** Also write decoder.fp16.onnx and decoder.int8.onnx. */

@@ -116,7 +116,8 @@ async function trainStage(ctx: StageContext): Promise<StageRecord> {
   const resume = existsSync(join(runDir, CHECKPOINT_FILE));
   ctx.log(resume ? `resuming ${relative(REPO_ROOT, runDir)}` : `training into ${relative(REPO_ROOT, runDir)}`);
   const result = await train({
-    outDir: runDir, resume, dataset: t.dataset, dataDir: data.dir as string, latentSize: t.latentSize, hiddenSizes: t.hiddenSizes,
+    outDir: runDir, resume, dataset: t.dataset, dataDir: data.dir as string, architecture: t.architecture, channels: t.channels,
+    latentSize: t.latentSize, hiddenSizes: t.hiddenSizes,
     beta: t.beta, learningRate: t.learningRate, batchSize: t.batchSize, epochs: t.epochs, seed: t.seed, threads: t.threads,
     trainLimit: t.trainLimit,
     onBackend: (b) => ctx.log(`backend: ${b.description}`),

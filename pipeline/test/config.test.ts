@@ -42,6 +42,10 @@ test('a bad config is refused with the file and the field named', () => {
     ['bad-runtime', (c) => { c.verify.runtimes = ['node-tpu']; }, /verify\.runtimes\.0/],
     ['no-export', (c) => { delete c.export; }, /export/],
     ['frac-latent', (c) => { c.train.latentSize = 1.5; }, /train\.latentSize/],
+    ['bad-arch', (c) => { c.train.architecture = 'rnn'; }, /train\.architecture/],
+    ['mlp-channels', (c) => { c.train.channels = [8]; }, /train\.channels: channels apply to "architecture": "conv" only/],
+    ['conv-no-channels', (c) => { c.train.architecture = 'conv'; }, /train\.channels: a conv model needs its channels/],
+    ['mlp-no-hidden', (c) => { c.train.hiddenSizes = []; }, /train\.hiddenSizes: the MLP needs at least one hidden layer/],
   ];
   for (const [name, edit, field] of cases) {
     const path = writeConfig(name, edit);
@@ -71,4 +75,5 @@ test('stage keys change exactly for the stages a config change touches', () => {
   assert.deepEqual(changed((c) => { c.train.epochs = 3; }), ['train', 'export', 'verify', 'report']);
   assert.deepEqual(changed((c) => { c.train.dataset = 'fashion-mnist'; }), ['data', 'train', 'export', 'verify', 'report']);
   assert.deepEqual(changed((c) => { c.description = 'other words'; }), ['report']);
+  assert.deepEqual(changed((c) => { Object.assign(c.train, { architecture: 'conv', channels: [8, 16], hiddenSizes: [] }); }), ['train', 'export', 'verify', 'report']);
 });

@@ -19,10 +19,10 @@ const tmp = mkdtempSync(join(tmpdir(), 'vae-pipeline-'));
 const runs = join(tmp, 'runs');
 const configPath = join(tmp, 'pipeline-e2e.json');
 
-function writeConfig(runtimes: string[]) {
+function writeConfig(runtimes: string[], train: Record<string, unknown> = {}) {
   const c = JSON.parse(readFileSync(join(CONFIG_DIR, 'smoke.json'), 'utf8'));
   Object.assign(c, { name: 'pipeline-e2e', description: 'pipeline test' });
-  c.train = { ...c.train, epochs: 1, trainLimit: 512 };
+  c.train = { ...c.train, epochs: 1, trainLimit: 512, ...train };
   c.verify.runtimes = runtimes;
   writeFileSync(configPath, JSON.stringify(c, null, 2));
 }
@@ -67,6 +67,16 @@ test('pipeline: first run executes every stage, the second is all cache hits, a 
   writeConfig(['node-cpu']);
   const third = pipeline();
   assert.deepEqual(cacheStatus(third.out), { data: 'hit', train: 'hit', export: 'hit', verify: 'miss', report: 'miss' }, third.out.slice(-3000));
+  assert.match(readFileSync(join(PACKAGE_DIR, 'out', 'report', 'report.md'), 'utf8'), /Parity: passed: node-cpu ran\./);
+});
+
+test('pipeline: a conv VAE config goes through every stage, and its model says conv-vae', { timeout: 600_000 }, () => {
+  writeConfig(['node-cpu'], { architecture: 'conv', channels: [8, 16], hiddenSizes: [], latentSize: 8, learningRate: 0.001 });
+  const run = pipeline();
+  assert.deepEqual(cacheStatus(run.out), { data: 'hit', train: 'miss', export: 'miss', verify: 'miss', report: 'miss' }, run.out.slice(-3000));
+  const model = JSON.parse(readFileSync(join(PACKAGE_DIR, 'out', 'export', 'model', 'manifest.json'), 'utf8'));
+  assert.deepEqual([model.model.architecture, model.model.channels, model.model.latentSize], ['conv-vae', [8, 16], 8]);
+  assert.match(model.training.command, /--arch conv --channels 8 16/);
   assert.match(readFileSync(join(PACKAGE_DIR, 'out', 'report', 'report.md'), 'utf8'), /Parity: passed: node-cpu ran\./);
 });
 
