@@ -43,6 +43,15 @@ let active: { vae: Vae; gen: number } | null = null;
 let generation = 0;
 /** True while generation g is the latest switch: its results may be painted. */
 const current = (g: number) => g === generation;
+/**
+ * Within a switch, a render may paint only while it is the latest of its kind (two quick
+ * strokes or axis changes: the older result must not land last): `fresh()` says so.
+ */
+const latest = { manifold: 0, samples: 0, encode: 0 };
+function ticket(kind: keyof typeof latest, gen: number): () => boolean {
+  const t = ++latest[kind];
+  return () => t === latest[kind] && current(gen);
+}
 
 // ---------------------------------------------------------------- status
 const timings: number[] = [];
@@ -264,10 +273,11 @@ function moveTo(p: number[]): Promise<void> {
 
 /** The grid of GRID x GRID decodings over the plane; vae.manifold itself when the plane is the whole space (n = 2). */
 async function renderManifold(vae: Vae, gen: number) {
+  const fresh = ticket('manifold', gen);
   const t0 = performance.now();
   const out = vae.latentSize === 2 ? await vae.manifold({ range: RANGE, steps: GRID }) : await vae.decode(gridLatents());
   const time = ms(t0);
-  if (!current(gen)) return;
+  if (!fresh()) return;
   putGrid($('manifold'), out, GRID);
   state.manifolds++;
   const what = vae.latentSize === 2 ? `z in [−${RANGE}, ${RANGE}]²` : `z[${state.axes[0]}], z[${state.axes[1]}] in [−${RANGE}, ${RANGE}], the rest from the ${state.drawnZ ? 'drawn digit' : 'origin'}`;
@@ -339,11 +349,12 @@ const seedInput = $<HTMLInputElement>('seed');
 async function sample(seed?: number) {
   if (!active) return;
   const { vae, gen } = active;
+  const fresh = ticket('samples', gen);
   try {
     const t0 = performance.now();
     const out = await vae.sample(SIDE * SIDE, { seed });
     const time = ms(t0);
-    if (!current(gen)) return;
+    if (!fresh()) return;
     putGrid($('samples'), out, SIDE);
     seedInput.value = String(out.seed);
     state.seed = out.seed;
@@ -376,12 +387,13 @@ clearPad();
 async function encodeDrawing(vae: Vae, gen: number) {
   // The drawing as it is (white on black, any size): the library's defaults invert it if
   // needed and centre it like MNIST, the same steps as in Node.
+  const fresh = ticket('encode', gen);
   const drawing = padCtx.getImageData(0, 0, pad.width, pad.height);
   const t0 = performance.now();
   const input = await vae.preprocess(drawing);
   const r = await vae.reconstruct(input.pixels);
   const time = ms(t0);
-  if (!current(gen)) return;
+  if (!fresh()) return;
   putDigit($('input28'), { ...input, width: 28, height: 28 });
   putDigit($('recon'), r);
   const mu = Array.from(r.mu);
@@ -444,6 +456,7 @@ async function encodeDrawing(vae: Vae, gen: number) {
   pad.addEventListener('pointercancel', () => void finish());
   $('clear').addEventListener('click', () => {
     clearPad();
+    latest.encode++; // an encoding still running is of the cleared drawing
     state.drawnZ = null;
     state.input = null;
     state.anchor = new Array<number>(state.latentSize).fill(0);
