@@ -7,7 +7,7 @@
  * time. Anything a handler cannot do is an UnsupportedGraphError naming the graph, node and op.
  */
 import { createHash } from 'node:crypto';
-import { AttributeType, DataType, fromTensorProto, type NodeProto, type TensorProto } from '@vae/models/onnx';
+import { AttributeType, DataType, fromFloat16Bits, fromTensorProto, type NodeProto, type TensorProto } from '@vae/models/onnx';
 
 export class UnsupportedGraphError extends Error {
   constructor(readonly graph: string, readonly node: string, readonly op: string, why: string) {
@@ -34,6 +34,8 @@ export interface Compilation {
   consts: Const[];
   /** Weights and derived constants by name: dims, and how they are stored ('f32x': expanded at load). */
   constDims: Map<string, { dims: number[]; type: RawType | 'f32x' }>;
+  /** Cast outputs by name: the weight cast (so compile-time values such as Resize's scales read through an fp16 graph's Cast). */
+  casts: Map<string, string>;
   /** Batch tensors by name: their shape without the batch axis. */
   batch: Map<string, number[]>;
   chunks: Uint8Array[];
@@ -116,9 +118,10 @@ export function float32Const(c: Compilation, name: string, node: NodeProto) {
 
 /** The values of an initializer read at compile time (shapes, scales, bounds): not shipped. */
 function constValues(c: Compilation, name: string, node: NodeProto, what: string): number[] {
-  const t = c.inits.get(name);
-  if (!t) throw fail(c, node, `${what} "${name}" must be an initializer (the standalone runtime resolves it at compile time)`);
-  return Array.from(fromTensorProto(t).data as ArrayLike<number>, Number);
+  const t = c.inits.get(c.casts.get(name) ?? name);
+  if (!t) throw fail(c, node, `${what} "${name}" must be an initializer or a Cast of one (the standalone runtime resolves it at compile time)`);
+  const values = Array.from(fromTensorProto(t).data as ArrayLike<number>, Number);
+  return t.data_type === DataType.FLOAT16 ? values.map(fromFloat16Bits) : values;
 }
 
 /** The per-sample shape of a batch tensor the node reads. */
@@ -197,6 +200,7 @@ const cast: OpCompiler = (c, node, out) => {
   const x = readInit(c, node.input[0], node);
   if (x.type !== 'f16' && x.type !== 'f32' && x.type !== 'f32x') throw fail(c, node, `casts a ${x.type} weight; the standalone runtime casts float16 (or float32) weights`);
   c.consts.push({ name: out, op: 'cast', x: node.input[0], from: x.type === 'f16' ? 'f16' : 'f32', dims: x.dims });
+  c.casts.set(out, node.input[0]);
   c.constDims.set(out, { dims: x.dims, type: 'f32x' });
 };
 

@@ -68,7 +68,7 @@ export function compileGraph(model: ModelProto | Uint8Array, options: { label: s
   const label = options.label;
   const inits = new Map(g.initializer.map((t) => [t.name ?? '', t]));
   const [inputName, width] = batchInputOf(g, inits, label);
-  const c: Compilation = { label, inits, consts: [], constDims: new Map(), batch: new Map([[inputName, [width]]]), chunks: [], offset: 0, steps: [] };
+  const c: Compilation = { label, inits, consts: [], constDims: new Map(), casts: new Map(), batch: new Map([[inputName, [width]]]), chunks: [], offset: 0, steps: [] };
   for (const node of g.node) compileNode(c, node);
   const outputs: [string, number | null][] = g.output.map((o) => {
     if (c.batch.has(o.name)) return [o.name, product(c.batch.get(o.name)!)];
