@@ -163,7 +163,7 @@ test('unsupported conv attributes are errors naming the graph, node and op', asy
         toTensorProto({ name: 'w', dtype: 'float32', dims: w, data: floats(w.reduce((a, b) => a * b), 1) }),
       ],
       input: [{ name: 'z', type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_param: 'N' }, { dim_value: 8 }] } } } }],
-      output: [{ name: 'y', type: { tensor_type: { elem_type: DataType.FLOAT } } }],
+      output: [{ name: 'y', type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_param: 'N' }, { dim_param: 'M' }] } } } }],
     },
   });
   const compile = (m: ModelProto) => compileGraph(m, { label: 'decoder.onnx', file: 'f', precision: 'fp32' });
