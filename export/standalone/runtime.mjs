@@ -303,7 +303,8 @@ function wasmKernel(gemms) {
   return k;
 }
 
-function wasmGemm(kn, x, rows, s) {
+// view: return the result in place in wasm memory where it needs no repacking (valid until the next call).
+function wasmGemm(kn, x, rows, s, view) {
   const { k: K, n: N, np } = s, xo = kn.scratch, yo = xo + rows * K * 4;
   kn.grow(yo + rows * np * 4);
   const f = new Float32Array(kn.mem.buffer), r4 = rows & ~3;
@@ -313,7 +314,7 @@ function wasmGemm(kn, x, rows, s) {
   }
   f.set(x.subarray(r4 * K, rows * K), o);
   kn.gemm(xo, s.wOff, s.cOff, yo, rows, K, np);
-  if (np === N) return f.slice(yo >> 2, (yo >> 2) + rows * N);
+  if (np === N) return f[view ? 'subarray' : 'slice'](yo >> 2, (yo >> 2) + rows * N);
   const y = new Float32Array(rows * N);
   for (let r = 0; r < rows; r++) y.set(f.subarray((yo >> 2) + r * np, (yo >> 2) + r * np + N), r * N);
   return y;
@@ -339,7 +340,7 @@ function conv(s, x, rows, d) {
         }
       }
     }
-    const g = d.mm(col, nn * P, s.g);
+    const g = d.mm(col, nn * P, s.g, true);
     for (let r = 0; r < nn; r++) for (let p = 0; p < P; p++) for (let m = 0; m < M; m++) y[((n0 + r) * M + m) * P + p] = g[(r * P + p) * M + m];
   }
   return y;
@@ -354,7 +355,7 @@ function convT(s, x, rows, d) {
   for (let n0 = 0, n = chunk(P * Math.max(C, M * KH * KW)); n0 < rows; n0 += n) {
     const nn = Math.min(n, rows - n0), xt = new Float32Array(nn * P * C);
     for (let r = 0; r < nn; r++) for (let c = 0; c < C; c++) for (let p = 0; p < P; p++) xt[(r * P + p) * C + c] = x[((n0 + r) * C + c) * P + p];
-    const g = d.mm(xt, nn * P, s.g);
+    const g = d.mm(xt, nn * P, s.g, true);
     let o = 0;
     for (let r = n0; r < n0 + nn; r++) for (let iy = 0; iy < H; iy++) for (let ix = 0; ix < W; ix++) {
       for (let m = 0; m < M; m++) for (let i = 0; i < KH; i++) {
@@ -433,7 +434,9 @@ function prepare(s, env) {
   if (s.op === 'conv') s.g = pack({ b: s.w, c: s.c, k: C * KH * KW, n: M, transB: true }, env);
   if (s.op === 'convT') { s.g = pack({ b: s.w, k: C, n: M * KH * KW }, env); s.bias = s.c && env.get(s.c); }
   if (s.op === 'transpose') s.map = transposeMap(s.dims, s.perm);
-  if (ACT[s.op]) {
+  // Relu has its own loop: the shared one calls f per value, which V8 does not inline once several activations use it.
+  if (s.op === 'relu') s.run = (s, x) => { const y = new Float32Array(x.length); for (let i = 0; i < x.length; i++) y[i] = x[i] > 0 ? x[i] : 0; return y; };
+  else if (ACT[s.op]) {
     const f = ACT[s.op](s);
     s.run = (s, x) => { const y = new Float32Array(x.length); for (let i = 0; i < x.length; i++) y[i] = f(x[i]); return y; };
   } else s.run = STEPS[s.op];
@@ -457,9 +460,9 @@ class Decoder {
     this.kernel = this._wasm ? 'wasm' : 'js';
   }
 
-  /** y[rows, N] = x[rows, K] . W + C with the packed Gemm g, on the wasm kernel where it took g. */
-  mm(x, rows, g) {
-    return g.wasm ? wasmGemm(this._wasm, x, rows, g) : gemm(x, rows, g);
+  /** y[rows, N] = x[rows, K] . W + C with the packed Gemm g, on the wasm kernel where it took g (view: see wasmGemm). */
+  mm(x, rows, g, view) {
+    return g.wasm ? wasmGemm(this._wasm, x, rows, g, view) : gemm(x, rows, g);
   }
 
   /** Every graph output for `count` latent vectors z (Float32Array count * n, or one array per vector). */

@@ -267,7 +267,7 @@ s.wasm = true;
 }
 return k;
 }
-function wasmGemm(kn, x, rows, s) {
+function wasmGemm(kn, x, rows, s, view) {
 const { k: K, n: N, np } = s, xo = kn.scratch, yo = xo + rows * K * 4;
 kn.grow(yo + rows * np * 4);
 const f = new Float32Array(kn.mem.buffer), r4 = rows & ~3;
@@ -277,7 +277,7 @@ for (let k = 0, b = r * K; k < K; k++, b++) { f[o++] = x[b]; f[o++] = x[b + K]; 
 }
 f.set(x.subarray(r4 * K, rows * K), o);
 kn.gemm(xo, s.wOff, s.cOff, yo, rows, K, np);
-if (np === N) return f.slice(yo >> 2, (yo >> 2) + rows * N);
+if (np === N) return f[view ? 'subarray' : 'slice'](yo >> 2, (yo >> 2) + rows * N);
 const y = new Float32Array(rows * N);
 for (let r = 0; r < rows; r++) y.set(f.subarray((yo >> 2) + r * np, (yo >> 2) + r * np + N), r * N);
 return y;
@@ -297,7 +297,7 @@ if (iy >= 0 && iy < H && ix >= 0 && ix < W) col[o] = x[b + ix];
 }
 }
 }
-const g = d.mm(col, nn * P, s.g);
+const g = d.mm(col, nn * P, s.g, true);
 for (let r = 0; r < nn; r++) for (let p = 0; p < P; p++) for (let m = 0; m < M; m++) y[((n0 + r) * M + m) * P + p] = g[(r * P + p) * M + m];
 }
 return y;
@@ -308,7 +308,7 @@ if (s.bias) for (let i = 0; i < y.length; i++) y[i] = s.bias[Math.floor(i / Q) %
 for (let n0 = 0, n = chunk(P * Math.max(C, M * KH * KW)); n0 < rows; n0 += n) {
 const nn = Math.min(n, rows - n0), xt = new Float32Array(nn * P * C);
 for (let r = 0; r < nn; r++) for (let c = 0; c < C; c++) for (let p = 0; p < P; p++) xt[(r * P + p) * C + c] = x[((n0 + r) * C + c) * P + p];
-const g = d.mm(xt, nn * P, s.g);
+const g = d.mm(xt, nn * P, s.g, true);
 let o = 0;
 for (let r = n0; r < n0 + nn; r++) for (let iy = 0; iy < H; iy++) for (let ix = 0; ix < W; ix++) {
 for (let m = 0; m < M; m++) for (let i = 0; i < KH; i++) {
@@ -374,7 +374,8 @@ if (s.op === 'gemm') s.g = pack(s, env);
 if (s.op === 'conv') s.g = pack({ b: s.w, c: s.c, k: C * KH * KW, n: M, transB: true }, env);
 if (s.op === 'convT') { s.g = pack({ b: s.w, k: C, n: M * KH * KW }, env); s.bias = s.c && env.get(s.c); }
 if (s.op === 'transpose') s.map = transposeMap(s.dims, s.perm);
-if (ACT[s.op]) {
+if (s.op === 'relu') s.run = (s, x) => { const y = new Float32Array(x.length); for (let i = 0; i < x.length; i++) y[i] = x[i] > 0 ? x[i] : 0; return y; };
+else if (ACT[s.op]) {
 const f = ACT[s.op](s);
 s.run = (s, x) => { const y = new Float32Array(x.length); for (let i = 0; i < x.length; i++) y[i] = f(x[i]); return y; };
 } else s.run = STEPS[s.op];
@@ -395,8 +396,8 @@ this._wasm = kernel === 'js' ? null : wasmKernel(this._steps.filter((s) => s.g).
 if (kernel === 'wasm' && !this._wasm) throw new VaeError('device-unavailable', 'kernel: "wasm" needs WebAssembly with SIMD, which this platform lacks (use kernel: "js")');
 this.kernel = this._wasm ? 'wasm' : 'js';
 }
-mm(x, rows, g) {
-return g.wasm ? wasmGemm(this._wasm, x, rows, g) : gemm(x, rows, g);
+mm(x, rows, g, view) {
+return g.wasm ? wasmGemm(this._wasm, x, rows, g, view) : gemm(x, rows, g);
 }
 run(z, count) {
 const n = this.latentSize, v = this._v;
