@@ -302,20 +302,26 @@ for (let r = 0; r < nn; r++) for (let p = 0; p < P; p++) for (let m = 0; m < M; 
 }
 return y;
 }
+function taps(v, stride, pad, dil, k, n) {
+let k0 = 0, k1 = k;
+while (k0 < k && v * stride - pad + k0 * dil < 0) k0++;
+while (k1 > k0 && v * stride - pad + (k1 - 1) * dil >= n) k1--;
+return [k0, k1];
+}
 function convT(s, x, rows, d) {
 const [C, H, W, M, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW] = s.geo, P = H * W, Q = OH * OW, y = new Float32Array(rows * M * Q);
 if (s.bias) for (let i = 0; i < y.length; i++) y[i] = s.bias[Math.floor(i / Q) % M];
 for (let n0 = 0, n = chunk(P * Math.max(C, M * KH * KW)); n0 < rows; n0 += n) {
 const nn = Math.min(n, rows - n0), xt = new Float32Array(nn * P * C);
 for (let r = 0; r < nn; r++) for (let c = 0; c < C; c++) for (let p = 0; p < P; p++) xt[(r * P + p) * C + c] = x[((n0 + r) * C + c) * P + p];
-const g = d.mm(xt, nn * P, s.g, true);
-let o = 0;
-for (let r = n0; r < n0 + nn; r++) for (let iy = 0; iy < H; iy++) for (let ix = 0; ix < W; ix++) {
-for (let m = 0; m < M; m++) for (let i = 0; i < KH; i++) {
-const oy = iy * SH - PT + i * DH, b = (r * M + m) * Q + oy * OW;
-for (let j = 0; j < KW; j++, o++) {
-const ox = ix * SW - PL + j * DW;
-if (oy >= 0 && oy < OH && ox >= 0 && ox < OW) y[b + ox] += g[o];
+const g = d.mm(xt, nn * P, s.g, true), K2 = KH * KW;
+for (let r = n0, o = 0; r < n0 + nn; r++) for (let iy = 0; iy < H; iy++) {
+const [i0, i1] = taps(iy, SH, PT, DH, KH, OH);
+for (let ix = 0; ix < W; ix++, o += M * K2) {
+const [j0, j1] = taps(ix, SW, PL, DW, KW, OW), ox = ix * SW - PL;
+for (let m = 0; m < M; m++) for (let i = i0; i < i1; i++) {
+const b = (r * M + m) * Q + (iy * SH - PT + i * DH) * OW + ox, a = o + m * K2 + i * KW;
+for (let j = j0; j < j1; j++) y[b + j * DW] += g[a + j];
 }
 }
 }
