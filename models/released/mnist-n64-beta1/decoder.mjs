@@ -310,7 +310,7 @@ return [k0, k1];
 }
 function convT(s, x, rows, d) {
 const [C, H, W, M, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW] = s.geo, P = H * W, Q = OH * OW, y = new Float32Array(rows * M * Q);
-if (s.bias) for (let i = 0; i < y.length; i++) y[i] = s.bias[Math.floor(i / Q) % M];
+if (s.bias) for (let p = 0; p < rows * M; p++) y.fill(s.bias[p % M], p * Q, (p + 1) * Q);
 for (let n0 = 0, n = chunk(P * Math.max(C, M * KH * KW)); n0 < rows; n0 += n) {
 const nn = Math.min(n, rows - n0), xt = new Float32Array(nn * P * C);
 for (let r = 0; r < nn; r++) for (let c = 0; c < C; c++) for (let p = 0; p < P; p++) xt[(r * P + p) * C + c] = x[((n0 + r) * C + c) * P + p];
@@ -380,10 +380,10 @@ if (s.op === 'gemm') s.g = pack(s, env);
 if (s.op === 'conv') s.g = pack({ b: s.w, c: s.c, k: C * KH * KW, n: M, transB: true }, env);
 if (s.op === 'convT') { s.g = pack({ b: s.w, k: C, n: M * KH * KW }, env); s.bias = s.c && env.get(s.c); }
 if (s.op === 'transpose') s.map = transposeMap(s.dims, s.perm);
-if (s.op === 'relu') s.run = (s, x) => { const y = new Float32Array(x.length); for (let i = 0; i < x.length; i++) y[i] = x[i] > 0 ? x[i] : 0; return y; };
+if (s.op === 'relu') s.run = (s, x) => { const n = x.length, y = new Float32Array(n); for (let i = 0; i < n; i++) { const v = x[i]; y[i] = v > 0 ? v : 0; } return y; };
 else if (ACT[s.op]) {
 const f = ACT[s.op](s);
-s.run = (s, x) => { const y = new Float32Array(x.length); for (let i = 0; i < x.length; i++) y[i] = f(x[i]); return y; };
+s.run = (s, x) => { const n = x.length, y = new Float32Array(n); for (let i = 0; i < n; i++) y[i] = f(x[i]); return y; };
 } else s.run = STEPS[s.op];
 return s;
 }
