@@ -306,6 +306,7 @@ function broadcast(sample: number[], w: number[]): [number, number] | undefined 
 const batchNorm: OpCompiler = (c, node, out) => {
   const [x, ...stats] = node.input;
   const dims = batchInput(c, x, node);
+  if ((attr(node, 'training_mode') ?? 0) !== 0) throw fail(c, node, 'training_mode = 1 (batch statistics) is not supported; inference uses the running ones');
   const [gamma, beta, mean, variance] = stats.map((n) => {
     if (c.inits.get(n)?.data_type !== DataType.FLOAT) throw fail(c, node, `"${n}" must be a float32 initializer to be folded`);
     return constValues(c, n, node, 'statistic');
@@ -406,7 +407,7 @@ const resize: OpCompiler = (c, node, out) => {
   const sizes = sizesName ? constValues(c, sizesName, node, 'sizes') : undefined;
   const scales = sizes ? [1, 1, sizes[2] / H, sizes[3] / W] : constValues(c, scalesName, node, 'scales');
   const outLen = sizes ? sizes.slice(2) : [Math.floor(H * scales[2]), Math.floor(W * scales[3])];
-  if (scales[0] !== 1 || scales[1] !== 1 || (sizes && (sizes[0] !== 1 && sizes[0] !== 0))) throw fail(c, node, 'resizes the batch or channel axis');
+  if (scales[0] !== 1 || scales[1] !== 1 || (sizes && sizes[1] !== C)) throw fail(c, node, 'resizes the batch or channel axis');
   const index = (inLen: number, n: number, scale: number) => Array.from({ length: n }, (_, o) =>
     Math.min(Math.max(ROUNDING[nm](COORDINATES[ctm](o, scale, inLen, n)), 0), inLen - 1));
   c.steps.push({ op: 'resize', x, y: out, geo: [C, H, W], iy: index(H, outLen[0], scales[2]), ix: index(W, outLen[1], scales[3]) });
