@@ -236,9 +236,8 @@ function pack(s, env) {
 
 // y[rows, N] = alpha * x[rows, K] . w[K, N] + beta * c, float32 tensors. Loop order i-k-j: each
 // weight row is read contiguously and shared by 4 batch rows; zero inputs (after Relu) are skipped.
-function gemm(x, rows, g) {
+function gemm(x, rows, g, y) {
   const { k: K, n: N, w, c, alpha, beta } = g;
-  const y = new Float32Array(rows * N);
   const biasFirst = alpha === 1 && beta === 1;
   if (biasFirst && c) for (let r = 0; r < rows; r++) y.set(c, r * N);
   let r = 0;
@@ -303,8 +302,8 @@ function wasmKernel(gemms) {
   return k;
 }
 
-// view: return the result in place in wasm memory where it needs no repacking (valid until the next call).
-function wasmGemm(kn, x, rows, s, view) {
+// The result goes into y; without y (when it needs no repacking) it stays in wasm memory: a view valid until the next call.
+function wasmGemm(kn, x, rows, s, y) {
   const { k: K, n: N, np } = s, xo = kn.scratch, yo = xo + rows * K * 4;
   kn.grow(yo + rows * np * 4);
   const f = new Float32Array(kn.mem.buffer), r4 = rows & ~3;
@@ -314,9 +313,9 @@ function wasmGemm(kn, x, rows, s, view) {
   }
   f.set(x.subarray(r4 * K, rows * K), o);
   kn.gemm(xo, s.wOff, s.cOff, yo, rows, K, np);
-  if (np === N) return f[view ? 'subarray' : 'slice'](yo >> 2, (yo >> 2) + rows * N);
-  const y = new Float32Array(rows * N);
-  for (let r = 0; r < rows; r++) y.set(f.subarray((yo >> 2) + r * np, (yo >> 2) + r * np + N), r * N);
+  if (!y) return f.subarray(yo >> 2, (yo >> 2) + rows * N);
+  if (np === N) y.set(f.subarray(yo >> 2, (yo >> 2) + rows * N));
+  else for (let r = 0; r < rows; r++) y.set(f.subarray((yo >> 2) + r * np, (yo >> 2) + r * np + N), r * N);
   return y;
 }
 
@@ -327,9 +326,9 @@ const chunk = (perSample) => Math.max(1, Math.floor(4194304 / perSample));
 // padded image) is one Gemm row and W [M, C*KH*KW] the transposed B, so the Gemm kernel (wasm
 // SIMD or JS) does the arithmetic; its rows come out pixel-major and are written back as NCHW.
 function conv(s, x, rows, d) {
-  const [C, H, W, M, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW] = s.geo, P = OH * OW, K = C * KH * KW, y = new Float32Array(rows * M * P);
+  const [C, H, W, M, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW] = s.geo, P = OH * OW, K = C * KH * KW, y = d.buf(s, 'y', rows * M * P);
   for (let n0 = 0, n = chunk(P * Math.max(K, M)); n0 < rows; n0 += n) {
-    const nn = Math.min(n, rows - n0), col = new Float32Array(nn * P * K);
+    const nn = Math.min(n, rows - n0), col = d.buf(s, 'x', nn * P * K);
     let o = 0;
     for (let r = n0; r < n0 + nn; r++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
       for (let c = 0; c < C; c++) for (let i = 0; i < KH; i++) {
@@ -340,7 +339,7 @@ function conv(s, x, rows, d) {
         }
       }
     }
-    const g = d.mm(col, nn * P, s.g, true);
+    const g = d.mm(col, nn * P, s.g, s);
     for (let r = 0; r < nn; r++) for (let p = 0; p < P; p++) for (let m = 0; m < M; m++) y[((n0 + r) * M + m) * P + p] = g[(r * P + p) * M + m];
   }
   return y;
@@ -358,12 +357,12 @@ function taps(v, stride, pad, dil, k, n) {
 // row against W [C, M*KH*KW] as stored; each result row is added into the output at
 // (iy*SH - PT + i*DH, ix*SW - PL + j*DW), which starts as the bias.
 function convT(s, x, rows, d) {
-  const [C, H, W, M, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW] = s.geo, P = H * W, Q = OH * OW, y = new Float32Array(rows * M * Q);
+  const [C, H, W, M, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW] = s.geo, P = H * W, Q = OH * OW, y = d.buf(s, 'y', rows * M * Q);
   if (s.bias) for (let p = 0; p < rows * M; p++) y.fill(s.bias[p % M], p * Q, (p + 1) * Q);
   for (let n0 = 0, n = chunk(P * Math.max(C, M * KH * KW)); n0 < rows; n0 += n) {
-    const nn = Math.min(n, rows - n0), xt = new Float32Array(nn * P * C);
+    const nn = Math.min(n, rows - n0), xt = d.buf(s, 'x', nn * P * C);
     for (let r = 0; r < nn; r++) for (let c = 0; c < C; c++) for (let p = 0; p < P; p++) xt[(r * P + p) * C + c] = x[((n0 + r) * C + c) * P + p];
-    const g = d.mm(xt, nn * P, s.g, true), K2 = KH * KW;
+    const g = d.mm(xt, nn * P, s.g, s), K2 = KH * KW;
     for (let r = n0, o = 0; r < n0 + nn; r++) for (let iy = 0; iy < H; iy++) {
       const [i0, i1] = taps(iy, SH, PT, DH, KH, OH);
       for (let ix = 0; ix < W; ix++, o += M * K2) {
@@ -379,8 +378,8 @@ function convT(s, x, rows, d) {
 }
 
 // Resize (nearest): the compiler worked out each output row's and column's source (iy, ix).
-function resize(s, x, rows) {
-  const [C, H, W] = s.geo, { iy, ix } = s, y = new Float32Array(rows * C * iy.length * ix.length);
+function resize(s, x, rows, d) {
+  const [C, H, W] = s.geo, { iy, ix } = s, y = d.buf(s, 'y', rows * C * iy.length * ix.length);
   let o = 0;
   for (let p = 0; p < rows * C; p++) for (const r of iy) for (const c of ix) y[o++] = x[(p * H + r) * W + c];
   return y;
@@ -397,15 +396,15 @@ function transposeMap(dims, perm) {
   return map;
 }
 
-function transpose(s, x, rows) {
-  const m = s.map, w = m.length, y = new Float32Array(x.length);
+function transpose(s, x, rows, d) {
+  const m = s.map, w = m.length, y = d.buf(s, 'y', x.length);
   for (let r = 0; r < rows * w; r += w) for (let o = 0; o < w; o++) y[r + o] = x[r + m[o]];
   return y;
 }
 
 // Mul / Add by b broadcast per channel (b[floor(i / block) % ch]) or elementwise (ch 0).
 const binary = (f) => (s, x, rows, d, t) => {
-  const b = t.get(s.b), y = new Float32Array(x.length), { ch, block } = s;
+  const b = t.get(s.b), y = d.buf(s, 'y', x.length), { ch, block } = s;
   for (let i = 0; i < x.length; i++) y[i] = f(x[i], b[ch ? Math.floor(i / block) % ch : i]);
   return y;
 };
@@ -427,7 +426,7 @@ const ACT = {
 
 // The steps, by op: (step, x, rows, decoder, tensors) -> y. Reshape only renames.
 const STEPS = {
-  gemm: (s, x, rows, d) => d.mm(x, rows, s.g),
+  gemm: (s, x, rows, d) => d.mm(x, rows, s.g, s, 'y'),
   conv, convT, resize, transpose,
   reshape: (s, x) => x,
   mul: binary((a, b) => a * b),
@@ -445,10 +444,10 @@ function prepare(s, env) {
   // Relu has its own loop: the shared one calls f per value, which V8 does not inline once several
   // activations use it. Both read x[i] once, with the length hoisted: in Node 20 the plain
   // `i < x.length; ... x[i] > 0 ? x[i] : 0` loop measured 4-7x slower.
-  if (s.op === 'relu') s.run = (s, x) => { const n = x.length, y = new Float32Array(n); for (let i = 0; i < n; i++) { const v = x[i]; y[i] = v > 0 ? v : 0; } return y; };
+  if (s.op === 'relu') s.run = (s, x, rows, d) => { const n = x.length, y = d.buf(s, 'y', n); for (let i = 0; i < n; i++) { const v = x[i]; y[i] = v > 0 ? v : 0; } return y; };
   else if (ACT[s.op]) {
     const f = ACT[s.op](s);
-    s.run = (s, x) => { const n = x.length, y = new Float32Array(n); for (let i = 0; i < n; i++) y[i] = f(x[i]); return y; };
+    s.run = (s, x, rows, d) => { const n = x.length, y = d.buf(s, 'y', n); for (let i = 0; i < n; i++) y[i] = f(x[i]); return y; };
   } else s.run = STEPS[s.op];
   return s;
 }
@@ -464,15 +463,37 @@ class Decoder {
     this._v = v;
     this._env = env;
     this._steps = v.steps.map((s) => prepare(s, env));
+    // The steps whose result is a graph output (through Reshape aliases) return new arrays; the others reuse theirs.
+    const root = new Map();
+    for (const s of this._steps) if (s.op === 'reshape') root.set(s.y, root.get(s.x) ?? s.x);
+    const outs = new Set(v.outputs.map(([o]) => root.get(o) ?? o));
+    for (const s of this._steps) s.out = outs.has(s.y);
+    this._bufs = new Map();
     this._wasm = kernel === 'js' ? null : wasmKernel(this._steps.filter((s) => s.g).map((s) => s.g));
     if (kernel === 'wasm' && !this._wasm) throw new VaeError('device-unavailable', 'kernel: "wasm" needs WebAssembly with SIMD, which this platform lacks (use kernel: "js")');
     /** Which kernel runs Gemm (and so Conv, ConvTranspose): "wasm" (WebAssembly SIMD) or "js". */
     this.kernel = this._wasm ? 'wasm' : 'js';
   }
 
-  /** y[rows, N] = x[rows, K] . W + C with the packed Gemm g, on the wasm kernel where it took g (view: see wasmGemm). */
-  mm(x, rows, g, view) {
-    return g.wasm ? wasmGemm(this._wasm, x, rows, g, view) : gemm(x, rows, g);
+  /**
+   * A zeroed Float32Array of n for step s (key: its output "y" or a scratch slot): a new one for a graph
+   * output, else the step's array from the last run. Chromium measured writing into fresh pages at
+   * 10x the cost of the arithmetic (a Relu over 1.6 M values: 25-36 ms new, 2-3 ms reused).
+   */
+  buf(s, key, n) {
+    if (key === 'y' && s.out) return new Float32Array(n);
+    let b = this._bufs.get(s.y + key);
+    if (!b || b.length < n) this._bufs.set(s.y + key, b = new Float32Array(n));
+    return b.subarray(0, n).fill(0);
+  }
+
+  /**
+   * y[rows, N] = x[rows, K] . W + C with the packed Gemm g, on the wasm kernel where it took g. With a key,
+   * into step s's buffer; without, a Conv's scratch result (a view of wasm memory where no repacking is needed).
+   */
+  mm(x, rows, g, s, key) {
+    if (!g.wasm) return gemm(x, rows, g, this.buf(s, key || 'g', rows * g.n));
+    return wasmGemm(this._wasm, x, rows, g, key || g.np !== g.n ? this.buf(s, key || 'g', rows * g.n) : null);
   }
 
   /** Every graph output for `count` latent vectors z (Float32Array count * n, or one array per vector). */

@@ -205,9 +205,8 @@ for (let j = 0; j < N; j++) c[j] = src.length === 1 ? src[0] : src[j];
 }
 return { ...s, w, c };
 }
-function gemm(x, rows, g) {
+function gemm(x, rows, g, y) {
 const { k: K, n: N, w, c, alpha, beta } = g;
-const y = new Float32Array(rows * N);
 const biasFirst = alpha === 1 && beta === 1;
 if (biasFirst && c) for (let r = 0; r < rows; r++) y.set(c, r * N);
 let r = 0;
@@ -267,7 +266,7 @@ s.wasm = true;
 }
 return k;
 }
-function wasmGemm(kn, x, rows, s, view) {
+function wasmGemm(kn, x, rows, s, y) {
 const { k: K, n: N, np } = s, xo = kn.scratch, yo = xo + rows * K * 4;
 kn.grow(yo + rows * np * 4);
 const f = new Float32Array(kn.mem.buffer), r4 = rows & ~3;
@@ -277,16 +276,16 @@ for (let k = 0, b = r * K; k < K; k++, b++) { f[o++] = x[b]; f[o++] = x[b + K]; 
 }
 f.set(x.subarray(r4 * K, rows * K), o);
 kn.gemm(xo, s.wOff, s.cOff, yo, rows, K, np);
-if (np === N) return f[view ? 'subarray' : 'slice'](yo >> 2, (yo >> 2) + rows * N);
-const y = new Float32Array(rows * N);
-for (let r = 0; r < rows; r++) y.set(f.subarray((yo >> 2) + r * np, (yo >> 2) + r * np + N), r * N);
+if (!y) return f.subarray(yo >> 2, (yo >> 2) + rows * N);
+if (np === N) y.set(f.subarray(yo >> 2, (yo >> 2) + rows * N));
+else for (let r = 0; r < rows; r++) y.set(f.subarray((yo >> 2) + r * np, (yo >> 2) + r * np + N), r * N);
 return y;
 }
 const chunk = (perSample) => Math.max(1, Math.floor(4194304 / perSample));
 function conv(s, x, rows, d) {
-const [C, H, W, M, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW] = s.geo, P = OH * OW, K = C * KH * KW, y = new Float32Array(rows * M * P);
+const [C, H, W, M, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW] = s.geo, P = OH * OW, K = C * KH * KW, y = d.buf(s, 'y', rows * M * P);
 for (let n0 = 0, n = chunk(P * Math.max(K, M)); n0 < rows; n0 += n) {
-const nn = Math.min(n, rows - n0), col = new Float32Array(nn * P * K);
+const nn = Math.min(n, rows - n0), col = d.buf(s, 'x', nn * P * K);
 let o = 0;
 for (let r = n0; r < n0 + nn; r++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
 for (let c = 0; c < C; c++) for (let i = 0; i < KH; i++) {
@@ -297,7 +296,7 @@ if (iy >= 0 && iy < H && ix >= 0 && ix < W) col[o] = x[b + ix];
 }
 }
 }
-const g = d.mm(col, nn * P, s.g, true);
+const g = d.mm(col, nn * P, s.g, s);
 for (let r = 0; r < nn; r++) for (let p = 0; p < P; p++) for (let m = 0; m < M; m++) y[((n0 + r) * M + m) * P + p] = g[(r * P + p) * M + m];
 }
 return y;
@@ -309,12 +308,12 @@ while (k1 > k0 && v * stride - pad + (k1 - 1) * dil >= n) k1--;
 return [k0, k1];
 }
 function convT(s, x, rows, d) {
-const [C, H, W, M, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW] = s.geo, P = H * W, Q = OH * OW, y = new Float32Array(rows * M * Q);
+const [C, H, W, M, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW] = s.geo, P = H * W, Q = OH * OW, y = d.buf(s, 'y', rows * M * Q);
 if (s.bias) for (let p = 0; p < rows * M; p++) y.fill(s.bias[p % M], p * Q, (p + 1) * Q);
 for (let n0 = 0, n = chunk(P * Math.max(C, M * KH * KW)); n0 < rows; n0 += n) {
-const nn = Math.min(n, rows - n0), xt = new Float32Array(nn * P * C);
+const nn = Math.min(n, rows - n0), xt = d.buf(s, 'x', nn * P * C);
 for (let r = 0; r < nn; r++) for (let c = 0; c < C; c++) for (let p = 0; p < P; p++) xt[(r * P + p) * C + c] = x[((n0 + r) * C + c) * P + p];
-const g = d.mm(xt, nn * P, s.g, true), K2 = KH * KW;
+const g = d.mm(xt, nn * P, s.g, s), K2 = KH * KW;
 for (let r = n0, o = 0; r < n0 + nn; r++) for (let iy = 0; iy < H; iy++) {
 const [i0, i1] = taps(iy, SH, PT, DH, KH, OH);
 for (let ix = 0; ix < W; ix++, o += M * K2) {
@@ -328,8 +327,8 @@ for (let j = j0; j < j1; j++) y[b + j * DW] += g[a + j];
 }
 return y;
 }
-function resize(s, x, rows) {
-const [C, H, W] = s.geo, { iy, ix } = s, y = new Float32Array(rows * C * iy.length * ix.length);
+function resize(s, x, rows, d) {
+const [C, H, W] = s.geo, { iy, ix } = s, y = d.buf(s, 'y', rows * C * iy.length * ix.length);
 let o = 0;
 for (let p = 0; p < rows * C; p++) for (const r of iy) for (const c of ix) y[o++] = x[(p * H + r) * W + c];
 return y;
@@ -343,13 +342,13 @@ map[o] = i;
 }
 return map;
 }
-function transpose(s, x, rows) {
-const m = s.map, w = m.length, y = new Float32Array(x.length);
+function transpose(s, x, rows, d) {
+const m = s.map, w = m.length, y = d.buf(s, 'y', x.length);
 for (let r = 0; r < rows * w; r += w) for (let o = 0; o < w; o++) y[r + o] = x[r + m[o]];
 return y;
 }
 const binary = (f) => (s, x, rows, d, t) => {
-const b = t.get(s.b), y = new Float32Array(x.length), { ch, block } = s;
+const b = t.get(s.b), y = d.buf(s, 'y', x.length), { ch, block } = s;
 for (let i = 0; i < x.length; i++) y[i] = f(x[i], b[ch ? Math.floor(i / block) % ch : i]);
 return y;
 };
@@ -367,7 +366,7 @@ hardsigmoid: (s) => (v) => Math.max(0, Math.min(1, s.alpha * v + s.beta)),
 clip: (s) => (v) => Math.min(Math.max(v, s.min ?? -Infinity), s.max ?? Infinity),
 };
 const STEPS = {
-gemm: (s, x, rows, d) => d.mm(x, rows, s.g),
+gemm: (s, x, rows, d) => d.mm(x, rows, s.g, s, 'y'),
 conv, convT, resize, transpose,
 reshape: (s, x) => x,
 mul: binary((a, b) => a * b),
@@ -380,10 +379,10 @@ if (s.op === 'gemm') s.g = pack(s, env);
 if (s.op === 'conv') s.g = pack({ b: s.w, c: s.c, k: C * KH * KW, n: M, transB: true }, env);
 if (s.op === 'convT') { s.g = pack({ b: s.w, k: C, n: M * KH * KW }, env); s.bias = s.c && env.get(s.c); }
 if (s.op === 'transpose') s.map = transposeMap(s.dims, s.perm);
-if (s.op === 'relu') s.run = (s, x) => { const n = x.length, y = new Float32Array(n); for (let i = 0; i < n; i++) { const v = x[i]; y[i] = v > 0 ? v : 0; } return y; };
+if (s.op === 'relu') s.run = (s, x, rows, d) => { const n = x.length, y = d.buf(s, 'y', n); for (let i = 0; i < n; i++) { const v = x[i]; y[i] = v > 0 ? v : 0; } return y; };
 else if (ACT[s.op]) {
 const f = ACT[s.op](s);
-s.run = (s, x) => { const n = x.length, y = new Float32Array(n); for (let i = 0; i < n; i++) y[i] = f(x[i]); return y; };
+s.run = (s, x, rows, d) => { const n = x.length, y = d.buf(s, 'y', n); for (let i = 0; i < n; i++) y[i] = f(x[i]); return y; };
 } else s.run = STEPS[s.op];
 return s;
 }
@@ -398,12 +397,24 @@ this.file = v.file;
 this._v = v;
 this._env = env;
 this._steps = v.steps.map((s) => prepare(s, env));
+const root = new Map();
+for (const s of this._steps) if (s.op === 'reshape') root.set(s.y, root.get(s.x) ?? s.x);
+const outs = new Set(v.outputs.map(([o]) => root.get(o) ?? o));
+for (const s of this._steps) s.out = outs.has(s.y);
+this._bufs = new Map();
 this._wasm = kernel === 'js' ? null : wasmKernel(this._steps.filter((s) => s.g).map((s) => s.g));
 if (kernel === 'wasm' && !this._wasm) throw new VaeError('device-unavailable', 'kernel: "wasm" needs WebAssembly with SIMD, which this platform lacks (use kernel: "js")');
 this.kernel = this._wasm ? 'wasm' : 'js';
 }
-mm(x, rows, g, view) {
-return g.wasm ? wasmGemm(this._wasm, x, rows, g, view) : gemm(x, rows, g);
+buf(s, key, n) {
+if (key === 'y' && s.out) return new Float32Array(n);
+let b = this._bufs.get(s.y + key);
+if (!b || b.length < n) this._bufs.set(s.y + key, b = new Float32Array(n));
+return b.subarray(0, n).fill(0);
+}
+mm(x, rows, g, s, key) {
+if (!g.wasm) return gemm(x, rows, g, this.buf(s, key || 'g', rows * g.n));
+return wasmGemm(this._wasm, x, rows, g, key || g.np !== g.n ? this.buf(s, key || 'g', rows * g.n) : null);
 }
 run(z, count) {
 const n = this.latentSize, v = this._v;
