@@ -152,6 +152,27 @@ test('what the converter does not write: the BatchNormalization op (folded), Res
   assert.ok(r.wasm < 2e-6 && r.js < 2e-6 && r.kernels < 2e-6, JSON.stringify(r));
 });
 
+test('arrays reused between calls: results do not change with the batch sizes before them, and returned arrays are never overwritten', async () => {
+  const model = decoder(3, 3, 4, [
+    layers.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+    layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same', activation: 'sigmoid' }),
+  ]);
+  const compiled = compileGraph((await convertLayersModel(model)).bytes, { label: 'g.onnx', file: 'g.weights.bin', precision: 'fp32' });
+  const mod = await importText(generateModule([compiled.program], { name: 'g', imageShape: [1, 1], producer: 'test' }));
+  const z = floats(9 * Z, 3, 1.5);
+  for (const kernel of ['wasm', 'js']) {
+    const d = await mod.loadDecoder(compiled.weights, { kernel });
+    const first = d.decode(z, 9);
+    const copy = Float32Array.from(first);
+    const small = d.decode(z.subarray(0, 2 * Z), 2);
+    const again = d.decode(z, 9);
+    assert.notEqual(again, first);
+    assert.deepEqual(first, copy, `${kernel}: the first result is untouched`);
+    assert.deepEqual(again, copy, `${kernel}: the same latents give the same pixels`);
+    assert.deepEqual(small, copy.subarray(0, small.length), `${kernel}: a row does not depend on its batch`);
+  }
+});
+
 test('unsupported conv attributes are errors naming the graph, node and op', async () => {
   const conv = (attribute: NodeProto['attribute'], w = [2, 1, 3, 3]): ModelProto => ({
     ir_version: 8, opset_import: [{ domain: '', version: 17 }], producer_name: 'test', producer_version: '0',
