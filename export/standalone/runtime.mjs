@@ -412,7 +412,8 @@ const binary = (f) => (s, x, rows, d, t) => {
 // Elementwise functions, by step op, given the step's attributes (ONNX's formulas, in float64, stored as float32).
 const ACT = {
   relu: () => (v) => (v > 0 ? v : 0),
-  sigmoid: () => (v) => 1 / (1 + Math.exp(-v)),
+  // exp in float32 range: where it overflows the result is 0, as in float32 runtimes (not a subnormal).
+  sigmoid: () => (v) => 1 / (1 + Math.fround(Math.exp(-v))),
   tanh: () => Math.tanh,
   softplus: () => (v) => (v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v))),
   softsign: () => (v) => v / (1 + Math.abs(v)),

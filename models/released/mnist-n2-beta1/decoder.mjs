@@ -354,7 +354,7 @@ return y;
 };
 const ACT = {
 relu: () => (v) => (v > 0 ? v : 0),
-sigmoid: () => (v) => 1 / (1 + Math.exp(-v)),
+sigmoid: () => (v) => 1 / (1 + Math.fround(Math.exp(-v))),
 tanh: () => Math.tanh,
 softplus: () => (v) => (v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v))),
 softsign: () => (v) => v / (1 + Math.abs(v)),
