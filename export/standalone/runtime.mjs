@@ -405,7 +405,7 @@ function transpose(s, x, rows, d) {
 // Mul / Add by b broadcast per channel (b[floor(i / block) % ch]) or elementwise (ch 0).
 const binary = (f) => (s, x, rows, d, t) => {
   const b = t.get(s.b), y = d.buf(s, 'y', x.length), { ch, block } = s;
-  for (let i = 0; i < x.length; i++) y[i] = f(x[i], b[ch ? Math.floor(i / block) % ch : i]);
+  for (let i = 0, n = x.length; i < n; i++) y[i] = f(x[i], b[ch ? Math.floor(i / block) % ch : i]);
   return y;
 };
 
@@ -483,8 +483,8 @@ class Decoder {
    */
   buf(s, key, n) {
     if (key === 'y' && s.out) return new Float32Array(n);
-    let b = this._bufs.get(s.y + key);
-    if (!b || b.length < n) this._bufs.set(s.y + key, b = new Float32Array(n));
+    let b = this._bufs.get(`${key}:${s.y}`);
+    if (!b || b.length < n) this._bufs.set(`${key}:${s.y}`, b = new Float32Array(n));
     return b.subarray(0, n).fill(0);
   }
 
