@@ -8,8 +8,7 @@
  *   5. write the golden data in the ONNX test-data layout
  *   6. replay it with onnxruntime-node and enforce the error bounds
  *   7. run onnx.checker (full_check) when python3-onnx is installed
- *   8. compile the decoder graphs into the standalone decoder (decoder.mjs + one weights file per precision);
- *      skipped for a conv VAE, whose ops (Conv, ConvTranspose) the standalone runtime does not compile
+ *   8. compile the decoder graphs into the standalone decoder (decoder.mjs + one weights file per precision)
  *   9. write manifest.json (sizes, SHA-256, I/O, preprocessing, metrics, provenance; lists the standalone files)
  *  10. rename the finished temporary folder into place
  */
@@ -33,7 +32,7 @@ import { buildGraph, IR_VERSION, OPSET, type GraphSpec, type Precision } from '.
 import { postprocessing, preprocessing, writeManifest } from './manifest.js';
 import { convGeometry, convLayersModels, GRAPH_IO, IO_DOCS, layersModelsOf, readVaeWeights, type VaeGraphSource } from './vae.js';
 import { measureParity, ORT_RUNTIME, type ParityErrors } from './verify.js';
-import { standaloneFiles, standaloneUnsupported, type StandaloneFile } from './standalone.js';
+import { standaloneFiles } from './standalone.js';
 
 const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const PRODUCER = {
@@ -160,22 +159,19 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
 
       // 8. The standalone decoder, compiled from the decoder graphs just written and checked.
       const modelBlock = manifestModel(config, side, model);
-      const noStandalone = standaloneUnsupported(modelBlock);
-      const standalone: StandaloneFile[] = noStandalone ? [] : standaloneFiles(
+      const standalone = standaloneFiles(
         { name, model: modelBlock, graphs: Object.fromEntries(variants.map((v) => [v.key, { file: `${v.key}.onnx`, role: v.role, precision: v.precision }])) as unknown as Manifest['graphs'] },
         (file) => graphsBytes.get(file.replace(/\.onnx$/, ''))!,
         `${PRODUCER.name} ${PRODUCER.version}`,
       );
       for (const f of standalone) await writeFile(join(tmp, f.path), f.data);
-      step(noStandalone
-        ? `standalone decoder: not written (no decoder.mjs): ${noStandalone}`
-        : `standalone decoder: ${standalone.map((f) => `${f.path} ${kib(f.data.length)}`).join(', ')}`);
+      step(`standalone decoder: ${standalone.map((f) => `${f.path} ${kib(f.data.length)}`).join(', ')}`);
 
       // 9. Manifest.
       const { model: m } = config;
       const manifest = await writeManifest(tmp, {
         name,
-        description: `${facts.about}: encoder and decoder as ONNX graphs with golden data.${noStandalone ? ` No standalone decoder (decoder.mjs): ${noStandalone}.` : ''}`,
+        description: `${facts.about}: encoder and decoder as ONNX graphs with golden data.`,
         createdAt: new Date().toISOString(),
         producer: PRODUCER,
         model: modelBlock,

@@ -5,6 +5,6 @@
  * template, the manifest entries) stay internal.
  */
 export {
-  compileGraph, generateModule, standaloneFiles, standaloneUnsupported, addStandalone, UnsupportedGraphError,
+  compileGraph, generateModule, standaloneFiles, addStandalone, UnsupportedGraphError, STANDALONE_OPS,
   type Program, type CompiledGraph, type ModuleInfo, type StandaloneFile,
 } from './standalone.js';

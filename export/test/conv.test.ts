@@ -2,9 +2,9 @@
  * `vae export` of a conv VAE run (train --arch conv), end to end: a short real run on MNIST,
  * exported; the graphs pass onnx.checker (full_check), name their nodes after the tfjs layers,
  * replay their golden data in onnxruntime-node within the export tolerances; the manifest says
- * conv-vae and validates; no standalone decoder is written (its runtime has no ConvTranspose);
- * runtime-node's loadVae and the `vae` CLI run the folder as they run an MLP's; `vae verify`
- * passes on node-cpu and web-node and skips the standalone rows with the reason.
+ * conv-vae and validates; the standalone decoder (decoder.mjs + weights) is written and matches the
+ * golden data; runtime-node's loadVae and the `vae` CLI run the folder as they run an MLP's;
+ * `vae verify` passes on node-cpu, web-node and standalone-node.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,14 +14,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { train } from '@vae/train';
 import { loadModelDir } from '@vae/models/node';
-import { EXPORT_TOLERANCES } from '@vae/models';
+import { EXPORT_TOLERANCES, toleranceFor } from '@vae/models';
 import { decodeModel, readTestDataSets } from '@vae/models/onnx';
 import { loadVae } from '@vae/runtime-node';
 import { exportRun, type ExportResult } from '../src/export.js';
-import { standaloneFiles } from '../src/standalone.js';
 import { maxAbsDiff, runOnnx } from '../src/verify.js';
 import { assertOnnxCheckerPasses } from './helpers.js';
 
@@ -49,13 +48,23 @@ after(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-test('a conv run exports the MLP\'s layout, without the standalone decoder, and says why', async () => {
-  assert.deepEqual((await readdir(outDir)).sort(), ['decoder', 'decoder.fp16.onnx', 'decoder.int8.onnx', 'decoder.onnx', 'encoder', 'encoder.onnx', 'manifest.json']);
+test('a conv run exports the MLP\'s layout, standalone decoder included, matching the golden data', async () => {
+  assert.deepEqual((await readdir(outDir)).sort(), [
+    'decoder', 'decoder.fp16.onnx', 'decoder.fp16.weights.bin', 'decoder.int8.onnx', 'decoder.int8.weights.bin', 'decoder.mjs', 'decoder.onnx', 'decoder.weights.bin',
+    'encoder', 'encoder.onnx', 'manifest.json',
+  ]);
   assert.equal(steps.length, 10);
-  assert.match(steps[7], /^\[8\/10\] standalone decoder: not written \(no decoder\.mjs\): the standalone decoder does not support ConvTranspose yet$/);
-  assert.match(exported.manifest.description, /^conv VAE \(784-conv32-conv64-64, beta 1\) .*No standalone decoder \(decoder\.mjs\): the standalone decoder does not support ConvTranspose yet\.$/);
-  // addStandalone / standaloneFiles refuse a conv model with the same reason, not a compile error.
-  assert.throws(() => standaloneFiles(exported.manifest, () => new Uint8Array(), 'test'), /a conv-vae has no standalone decoder: the standalone decoder does not support ConvTranspose yet/);
+  assert.match(steps[7], /^\[8\/10\] standalone decoder: decoder\.mjs [\d.]+ KiB, decoder\.weights\.bin [\d.]+ KiB, decoder\.fp16\.weights\.bin [\d.]+ KiB, decoder\.int8\.weights\.bin [\d.]+ KiB$/);
+  assert.match(exported.manifest.description, /^conv VAE \(784-conv32-conv64-64, beta 1\) .*golden data\.$/);
+  const mod = await import(pathToFileURL(join(outDir, 'decoder.mjs')).href) as { loadDecoder(s?: unknown, o?: { precision: string }): Promise<{ decode(z: Float32Array, n: number): Float32Array }> };
+  const golden = await readTestDataSets(join(outDir, 'decoder'));
+  for (const precision of ['fp32', 'fp16', 'int8'] as const) {
+    const d = await mod.loadDecoder(undefined, { precision });
+    for (const set of golden) {
+      const err = maxAbsDiff(d.decode(set.inputs[0].data as Float32Array, set.inputs[0].dims[0]), set.outputs[0].data);
+      assert.ok(err <= toleranceFor('standalone-node', precision, 'x_hat'), `${precision}: ${err}`);
+    }
+  }
 });
 
 test('every conv graph passes onnx.checker.check_model(full_check=True)', () => {
@@ -85,8 +94,9 @@ test('the manifest says conv-vae with the conv fields, validates, and lists exac
   assert.deepEqual(m, exported.manifest);
   assert.deepEqual(m.model, { architecture: 'conv-vae', inputSize: 784, imageShape: [28, 28], channels: [32, 64], kernelSize: 4, stride: 2, hiddenSizes: [], latentSize: LATENT, beta: 1 });
   assert.deepEqual(Object.keys(m.graphs), GRAPHS);
-  assert.equal(m.files.length, 4 + 3 * 3 + 3 * 2); // graphs, encoder sets, decoder sets: no standalone files
-  assert.ok(!m.files.some((f) => f.path.endsWith('.mjs') || f.path.endsWith('.weights.bin')));
+  assert.equal(m.files.length, 4 + 3 * 3 + 3 * 2 + 4); // graphs, encoder sets, decoder sets, the standalone module and 3 weights files
+  assert.deepEqual(m.files.filter((f) => f.path.endsWith('.mjs') || f.path.endsWith('.weights.bin')).map((f) => f.path).sort(),
+    ['decoder.fp16.weights.bin', 'decoder.int8.weights.bin', 'decoder.mjs', 'decoder.weights.bin']);
   assert.equal(m.training.command, 'vae train --dataset mnist --arch conv --channels 32 64 --latent 64 --beta 1 --lr 0.001 --batch-size 256 --epochs 1 --seed 0 --train-limit 512 --threads 1');
   const meta = Object.fromEntries((decodeModel(await readFile(join(outDir, 'decoder.onnx'))).metadata_props ?? []).map((p) => [p.key, p.value]));
   assert.equal(meta['vae.architecture'], 'conv');
@@ -133,12 +143,11 @@ test('loadVae runs the conv folder unchanged: encode and decode match the golden
   }
 });
 
-test('the vae CLI samples, encodes and verifies the conv folder; verify skips the standalone rows with the reason', async () => {
+test('the vae CLI samples, encodes and verifies the conv folder, standalone rows included', async () => {
   assert.ok(existsSync(CLI), `${CLI} is missing: build first (npx turbo run build)`);
   await vae('sample', '--model', outDir, '--device', 'cpu', '--precision', 'int8', '--count', '1', '--seed', '1', '--out', 'sample.png');
   const { stdout } = await vae('encode', join(root, 'sample.png'), '--model', outDir, '--device', 'cpu', '--json');
   assert.equal(JSON.parse(stdout).images[0].mu.length, LATENT);
   const verify = await vae('verify', outDir, '--runtimes', 'node-cpu,web-node,standalone-node', '--out', join(root, 'report'), '--no-heatmaps');
-  assert.match(verify.stdout, /PASS: 8 passed, 0 failed, 0 errors, 4 skipped/);
-  assert.match(verify.stdout, /decoder\.int8 +standalone-node +skipped: the standalone decoder does not support ConvTranspose yet/);
+  assert.match(verify.stdout, /PASS: 12 passed, 0 failed, 0 errors, 0 skipped/);
 });

@@ -77,3 +77,11 @@ export function mlpForward(w: VaeWeights, role: 'encoder' | 'decoder', x: Float3
     ? { mu: layer('encoder.mu', hidden, 'none'), logvar: layer('encoder.logvar', hidden, 'none') }
     : { x_hat: layer('decoder.out', hidden, 'sigmoid') };
 }
+
+/** The bytes of a generated decoder.mjs that are code: all but its `const MODEL = {...};` line (the compiled programs). */
+export function codeBytes(module: Uint8Array): number {
+  const text = new TextDecoder().decode(module);
+  const model = /^const MODEL = .*;$/m.exec(text);
+  assert.ok(model, 'the module has its const MODEL line');
+  return module.length - Buffer.byteLength(model[0]);
+}

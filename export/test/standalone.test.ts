@@ -22,6 +22,7 @@ import { AttributeType, DataType, encodeModel, readTestDataSets, toTensorProto, 
 import { parseLatents } from '../../runtime-core/src/latents.js';
 import { addStandalone, compileGraph, generateModule, standaloneFiles, STANDALONE_MODULE } from '../src/standalone.js';
 import { wasmKernelBytes } from '../src/wasm-kernel.js';
+import { codeBytes } from './helpers.js';
 
 interface Decoder {
   precision: string; kernel: string; latentSize: number; outputSize: number;
@@ -34,6 +35,7 @@ interface DecoderModule {
 }
 
 const MODELS = ['mnist-n64-beta1', 'mnist-n2-beta1'];
+
 const importText = (text: string) => import(`data:text/javascript;base64,${Buffer.from(text).toString('base64')}`) as Promise<DecoderModule>;
 
 test('the released models ship decoder.mjs and weights identical to what the generator makes of their graphs, listed in the manifest', async () => {
@@ -45,8 +47,8 @@ test('the released models ship decoder.mjs and weights identical to what the gen
       assert.ok(model.manifest.files.some((e) => e.path === f.path), `${name}: ${f.path} listed`);
       assert.ok(Buffer.from(await readFile(model.file(f.path))).equals(Buffer.from(f.data)), `${name}: ${f.path} is the generator's output`);
     }
-    const code = files[0].data.length;
-    assert.ok(code <= 20 * 1024, `${name}: decoder.mjs is ${code} bytes (target <= 20 KB)`);
+    const code = codeBytes(files[0].data);
+    assert.ok(code <= 40 * 1024, `${name}: decoder.mjs's code (runtime + wasm kernel, without the model's JSON) is ${code} bytes (limit 40 KB)`);
     assert.doesNotMatch(new TextDecoder().decode(files[0].data), /^\s*(import|export)\s[^\n]*\sfrom\s|^\s*import\s*['"{*]/m, 'no static imports');
   }
 });
@@ -187,8 +189,8 @@ test('Gemm attributes (alpha, beta, transB, scalar C), DequantizeLinear (axis 0,
 test('an unsupported op is an error naming the op and the node; so are unsupported attributes', () => {
   const K = 3;
   const base = (node: NodeProto, extra: TensorProto[] = []) => graph([{ name: 'dense.gemm', op_type: 'Gemm', input: ['z', 'w'], output: ['h'] }, node], [f32('w', [K, K], rand(K * K, 1)), ...extra], K, K);
-  assert.throws(() => compileGraph(base({ name: 'dense.tanh', op_type: 'Tanh', input: ['h'], output: ['y'] }), { label: 'decoder.onnx', file: 'f', precision: 'fp32' }),
-    /^UnsupportedGraphError: decoder\.onnx: node "dense\.tanh" \(Tanh\): op Tanh is not supported by the standalone runtime \(it compiles Gemm, Relu, Sigmoid, Cast, DequantizeLinear\)$/);
+  assert.throws(() => compileGraph(base({ name: 'dense.erf', op_type: 'Erf', input: ['h'], output: ['y'] }), { label: 'decoder.onnx', file: 'f', precision: 'fp32' }),
+    /^UnsupportedGraphError: decoder\.onnx: node "dense\.erf" \(Erf\): op Erf is not supported by the standalone runtime \(it compiles Gemm, Cast, DequantizeLinear, Relu, Sigmoid, Tanh, .*, Conv, ConvTranspose, Resize\)$/);
   assert.throws(() => compileGraph(graph([{ name: 'g', op_type: 'Gemm', input: ['z', 'w'], output: ['y'], attribute: [{ name: 'transA', type: AttributeType.INT, i: 1 }] }], [f32('w', [K, K], rand(K * K, 1))], K, K), { label: 'x.onnx', file: 'f', precision: 'fp32' }),
     /x\.onnx: node "g" \(Gemm\): transA = 1/);
   assert.throws(() => compileGraph(graph([{ name: 'mm', op_type: 'Gemm', input: ['z', 'z'], output: ['y'] }], [], K, K), { label: 'x.onnx', file: 'f', precision: 'fp32' }),

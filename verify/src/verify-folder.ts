@@ -18,7 +18,6 @@ import { toleranceFor } from '@vae/models';
 export const TOOL = '@vae/verify 0.1.0 (vae verify)';
 /** Where reports go by default: ./parity-report/<model name>/ (never the model dir, which is checksummed). */
 export const DEFAULT_REPORT_ROOT = 'parity-report';
-const STANDALONE_RUNTIMES: ReadonlySet<RuntimeId> = new Set(['standalone-node', 'standalone-chromium']);
 
 export interface VerifyOptions {
   /** Runtimes to run (default: all five; node-cuda is skipped where unavailable). */
@@ -85,11 +84,7 @@ export async function verifyModel(model: LoadedModel, runtimes: RuntimeSet, repo
   const keys = options.graphs ? [...options.graphs] : Object.keys(m.graphs);
   for (const k of keys) model.graph(k); // throws naming the graphs there are
 
-  // A conv VAE has no standalone decoder (export writes none): its standalone rows are skipped with the reason, not errors.
-  const { standaloneUnsupported } = await import('@vae/export/standalone');
-  const noStandalone = standaloneUnsupported(m.model);
-  const skip = (id: RuntimeId) => (noStandalone && STANDALONE_RUNTIMES.has(id) ? noStandalone : undefined);
-  const infos = await startRuntimes(runtimes, ids, required, log, m.name, skip);
+  const infos = await startRuntimes(runtimes, ids, required, log, m.name);
   const rows: RowResult[] = [];
   for (const key of keys) {
     const graph = model.graph(key);

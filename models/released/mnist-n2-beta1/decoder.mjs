@@ -205,9 +205,8 @@ for (let j = 0; j < N; j++) c[j] = src.length === 1 ? src[0] : src[j];
 }
 return { ...s, w, c };
 }
-function gemm(x, rows, g) {
+function gemm(x, rows, g, y) {
 const { k: K, n: N, w, c, alpha, beta } = g;
-const y = new Float32Array(rows * N);
 const biasFirst = alpha === 1 && beta === 1;
 if (biasFirst && c) for (let r = 0; r < rows; r++) y.set(c, r * N);
 let r = 0;
@@ -236,7 +235,7 @@ for (let j = 0, p = k * N; j < N; j++, p++) y[o0 + j] += a * w[p];
 if (!biasFirst) for (let i = 0; i < y.length; i++) y[i] = alpha * y[i] + (c ? beta * c[i % N] : 0);
 return y;
 }
-function wasmKernel(steps) {
+function wasmKernel(gemms) {
 let bytes;
 try {
 const bin = atob(KERNEL);
@@ -247,7 +246,7 @@ return null;
 }
 const { gemm, mem } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports;
 let top = 0;
-const gemms = steps.filter((s) => s.op === 'gemm' && s.alpha === 1 && s.beta === 1);
+gemms = gemms.filter((s) => s.alpha === 1 && s.beta === 1);
 for (const s of gemms) {
 s.np = Math.ceil(s.n / 8) * 8;
 s.wOff = top;
@@ -267,7 +266,7 @@ s.wasm = true;
 }
 return k;
 }
-function wasmGemm(kn, x, rows, s) {
+function wasmGemm(kn, x, rows, s, y) {
 const { k: K, n: N, np } = s, xo = kn.scratch, yo = xo + rows * K * 4;
 kn.grow(yo + rows * np * 4);
 const f = new Float32Array(kn.mem.buffer), r4 = rows & ~3;
@@ -277,10 +276,115 @@ for (let k = 0, b = r * K; k < K; k++, b++) { f[o++] = x[b]; f[o++] = x[b + K]; 
 }
 f.set(x.subarray(r4 * K, rows * K), o);
 kn.gemm(xo, s.wOff, s.cOff, yo, rows, K, np);
-if (np === N) return f.slice(yo >> 2, (yo >> 2) + rows * N);
-const y = new Float32Array(rows * N);
-for (let r = 0; r < rows; r++) y.set(f.subarray((yo >> 2) + r * np, (yo >> 2) + r * np + N), r * N);
+if (!y) return f.subarray(yo >> 2, (yo >> 2) + rows * N);
+if (np === N) y.set(f.subarray(yo >> 2, (yo >> 2) + rows * N));
+else for (let r = 0; r < rows; r++) y.set(f.subarray((yo >> 2) + r * np, (yo >> 2) + r * np + N), r * N);
 return y;
+}
+const chunk = (perSample) => Math.max(1, Math.floor(4194304 / perSample));
+function conv(s, x, rows, d) {
+const [C, H, W, M, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW] = s.geo, P = OH * OW, K = C * KH * KW, y = d.buf(s, 'y', rows * M * P);
+for (let n0 = 0, n = chunk(P * Math.max(K, M)); n0 < rows; n0 += n) {
+const nn = Math.min(n, rows - n0), col = d.buf(s, 'x', nn * P * K);
+let o = 0;
+for (let r = n0; r < n0 + nn; r++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+for (let c = 0; c < C; c++) for (let i = 0; i < KH; i++) {
+const iy = oy * SH - PT + i * DH, b = ((r * C + c) * H + iy) * W;
+for (let j = 0; j < KW; j++, o++) {
+const ix = ox * SW - PL + j * DW;
+if (iy >= 0 && iy < H && ix >= 0 && ix < W) col[o] = x[b + ix];
+}
+}
+}
+const g = d.mm(col, nn * P, s.g, s);
+for (let r = 0; r < nn; r++) for (let p = 0; p < P; p++) for (let m = 0; m < M; m++) y[((n0 + r) * M + m) * P + p] = g[(r * P + p) * M + m];
+}
+return y;
+}
+function taps(v, stride, pad, dil, k, n) {
+let k0 = 0, k1 = k;
+while (k0 < k && v * stride - pad + k0 * dil < 0) k0++;
+while (k1 > k0 && v * stride - pad + (k1 - 1) * dil >= n) k1--;
+return [k0, k1];
+}
+function convT(s, x, rows, d) {
+const [C, H, W, M, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW] = s.geo, P = H * W, Q = OH * OW, y = d.buf(s, 'y', rows * M * Q);
+if (s.bias) for (let p = 0; p < rows * M; p++) y.fill(s.bias[p % M], p * Q, (p + 1) * Q);
+for (let n0 = 0, n = chunk(P * Math.max(C, M * KH * KW)); n0 < rows; n0 += n) {
+const nn = Math.min(n, rows - n0), xt = d.buf(s, 'x', nn * P * C);
+for (let r = 0; r < nn; r++) for (let c = 0; c < C; c++) for (let p = 0; p < P; p++) xt[(r * P + p) * C + c] = x[((n0 + r) * C + c) * P + p];
+const g = d.mm(xt, nn * P, s.g, s), K2 = KH * KW;
+for (let r = n0, o = 0; r < n0 + nn; r++) for (let iy = 0; iy < H; iy++) {
+const [i0, i1] = taps(iy, SH, PT, DH, KH, OH);
+for (let ix = 0; ix < W; ix++, o += M * K2) {
+const [j0, j1] = taps(ix, SW, PL, DW, KW, OW), ox = ix * SW - PL;
+for (let m = 0; m < M; m++) for (let i = i0; i < i1; i++) {
+const b = (r * M + m) * Q + (iy * SH - PT + i * DH) * OW + ox, a = o + m * K2 + i * KW;
+for (let j = j0; j < j1; j++) y[b + j * DW] += g[a + j];
+}
+}
+}
+}
+return y;
+}
+function resize(s, x, rows, d) {
+const [C, H, W] = s.geo, { iy, ix } = s, y = d.buf(s, 'y', rows * C * iy.length * ix.length);
+let o = 0;
+for (let p = 0; p < rows * C; p++) for (const r of iy) for (const c of ix) y[o++] = x[(p * H + r) * W + c];
+return y;
+}
+function transposeMap(dims, perm) {
+const od = perm.map((a) => dims[a]), stride = dims.map((_, i) => size(dims.slice(i + 1))), map = new Int32Array(size(dims));
+for (let o = 0; o < map.length; o++) {
+let rest = o, i = 0;
+for (let a = od.length - 1; a >= 0; a--) { i += (rest % od[a]) * stride[perm[a]]; rest = Math.floor(rest / od[a]); }
+map[o] = i;
+}
+return map;
+}
+function transpose(s, x, rows, d) {
+const m = s.map, w = m.length, y = d.buf(s, 'y', x.length);
+for (let r = 0; r < rows * w; r += w) for (let o = 0; o < w; o++) y[r + o] = x[r + m[o]];
+return y;
+}
+const binary = (f) => (s, x, rows, d, t) => {
+const b = t.get(s.b), y = d.buf(s, 'y', x.length), { ch, block } = s;
+for (let i = 0, n = x.length; i < n; i++) y[i] = f(x[i], b[ch ? Math.floor(i / block) % ch : i]);
+return y;
+};
+const ACT = {
+relu: () => (v) => (v > 0 ? v : 0),
+sigmoid: () => (v) => 1 / (1 + Math.fround(Math.exp(-v))),
+tanh: () => Math.tanh,
+softplus: () => (v) => (v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v))),
+softsign: () => (v) => v / (1 + Math.abs(v)),
+elu: (s) => (v) => (v >= 0 ? v : s.alpha * Math.expm1(v)),
+selu: (s) => (v) => s.gamma * (v > 0 ? v : s.alpha * Math.expm1(v)),
+leakyrelu: (s) => (v) => (v >= 0 ? v : s.alpha * v),
+thresholdedrelu: (s) => (v) => (v > s.alpha ? v : 0),
+hardsigmoid: (s) => (v) => Math.max(0, Math.min(1, s.alpha * v + s.beta)),
+clip: (s) => (v) => Math.min(Math.max(v, s.min ?? -Infinity), s.max ?? Infinity),
+};
+const STEPS = {
+gemm: (s, x, rows, d) => d.mm(x, rows, s.g, s, 'y'),
+conv, convT, resize, transpose,
+reshape: (s, x) => x,
+mul: binary((a, b) => a * b),
+add: binary((a, b) => a + b),
+};
+function prepare(s, env) {
+s = { ...s };
+const [C, , , M, KH, KW] = s.geo || [];
+if (s.op === 'gemm') s.g = pack(s, env);
+if (s.op === 'conv') s.g = pack({ b: s.w, c: s.c, k: C * KH * KW, n: M, transB: true }, env);
+if (s.op === 'convT') { s.g = pack({ b: s.w, k: C, n: M * KH * KW }, env); s.bias = s.c && env.get(s.c); }
+if (s.op === 'transpose') s.map = transposeMap(s.dims, s.perm);
+if (s.op === 'relu') s.run = (s, x, rows, d) => { const n = x.length, y = d.buf(s, 'y', n); for (let i = 0; i < n; i++) { const v = x[i]; y[i] = v > 0 ? v : 0; } return y; };
+else if (ACT[s.op]) {
+const f = ACT[s.op](s);
+s.run = (s, x, rows, d) => { const n = x.length, y = d.buf(s, 'y', n); for (let i = 0; i < n; i++) y[i] = f(x[i]); return y; };
+} else s.run = STEPS[s.op];
+return s;
 }
 class Decoder {
 constructor(v, bytes, kernel) {
@@ -292,10 +396,25 @@ this.imageShape = MODEL.imageShape;
 this.file = v.file;
 this._v = v;
 this._env = env;
-this._steps = v.steps.map((s) => (s.op === 'gemm' ? pack(s, env) : { ...s }));
-this._wasm = kernel === 'js' ? null : wasmKernel(this._steps);
+this._steps = v.steps.map((s) => prepare(s, env));
+const root = new Map();
+for (const s of this._steps) if (s.op === 'reshape') root.set(s.y, root.get(s.x) ?? s.x);
+const outs = new Set(v.outputs.map(([o]) => root.get(o) ?? o));
+for (const s of this._steps) s.out = outs.has(s.y);
+this._bufs = new Map();
+this._wasm = kernel === 'js' ? null : wasmKernel(this._steps.filter((s) => s.g).map((s) => s.g));
 if (kernel === 'wasm' && !this._wasm) throw new VaeError('device-unavailable', 'kernel: "wasm" needs WebAssembly with SIMD, which this platform lacks (use kernel: "js")');
 this.kernel = this._wasm ? 'wasm' : 'js';
+}
+buf(s, key, n) {
+if (key === 'y' && s.out) return new Float32Array(n);
+let b = this._bufs.get(`${key}:${s.y}`);
+if (!b || b.length < n) this._bufs.set(`${key}:${s.y}`, b = new Float32Array(n));
+return b.subarray(0, n).fill(0);
+}
+mm(x, rows, g, s, key) {
+if (!g.wasm) return gemm(x, rows, g, this.buf(s, key || 'g', rows * g.n));
+return wasmGemm(this._wasm, x, rows, g, key || g.np !== g.n ? this.buf(s, key || 'g', rows * g.n) : null);
 }
 run(z, count) {
 const n = this.latentSize, v = this._v;
@@ -307,14 +426,7 @@ throw input(`z: ${parsed.count * n} values are ${parsed.count} latent vector${pa
 }
 const rows = parsed.count, t = new Map(this._env);
 t.set(v.input[0], parsed.data);
-for (const s of this._steps) {
-const x = t.get(s.x);
-let y;
-if (s.op === 'gemm') y = s.wasm ? wasmGemm(this._wasm, x, rows, s) : gemm(x, rows, s);
-else if (s.op === 'relu') { y = new Float32Array(x.length); for (let i = 0; i < x.length; i++) y[i] = x[i] > 0 ? x[i] : 0; }
-else { y = new Float32Array(x.length); for (let i = 0; i < x.length; i++) y[i] = 1 / (1 + Math.exp(-x[i])); }
-t.set(s.y, y);
-}
+for (const s of this._steps) t.set(s.y, s.run(s, t.get(s.x), rows, this, t));
 const out = {};
 for (const [name] of v.outputs) out[name] = t.get(name);
 return out;
