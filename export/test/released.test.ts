@@ -1,5 +1,5 @@
 /**
- * The released models (models/released/*) were written by the exporter's own graph builder,
+ * The released MLP models (models/released/mnist-n*-beta1) were written by the exporter's own graph builder,
  * before export went through tfjs-to-onnx-converter. Their runs are not in the repository,
  * so this rebuilds each model from the weights in its encoder.onnx and decoder.onnx and its
  * graphs' own docs and metadata, writes every graph again with today's export path, and asks
@@ -32,10 +32,20 @@ function weightsOf(manifest: Manifest, graphs: ModelProto[]): VaeWeights {
   return { config, layers };
 }
 
+/** The MLP releases: the ones the older builder wrote. The conv VAE was released through the converter itself (its graphs are rebuilt from its run, which export/test/conv.test.ts covers). */
+const mlpReleases: [string, Manifest][] = [];
 for (const name of await readdir(RELEASED)) {
+  const manifest = JSON.parse(await readFile(join(RELEASED, name, 'manifest.json'), 'utf8')) as Manifest;
+  if (manifest.model.architecture === 'mlp-vae') mlpReleases.push([name, manifest]);
+}
+
+test('the MLP releases are the ones this test rebuilds', () => {
+  assert.deepEqual(mlpReleases.map(([name]) => name).sort(), ['mnist-n2-beta1', 'mnist-n64-beta1']);
+});
+
+for (const [name, manifest] of mlpReleases) {
   test(`${name}: today's export path writes the released graphs byte for byte`, async () => {
     const dir = join(RELEASED, name);
-    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Manifest;
     const variants: Variant[] = Object.entries(manifest.graphs).map(([key, g]) => ({ key, role: g.role, precision: g.precision as Precision }));
     const released = new Map(await Promise.all(variants.map(async (v) => [v.key, await readFile(join(dir, `${v.key}.onnx`))] as const)));
     const proto = new Map([...released].map(([k, b]) => [k, decodeModel(b)]));
