@@ -19,14 +19,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { toleranceFor } from '@vae/models';
+import { RELEASED_MODELS, toleranceFor } from '@vae/models';
 import { releasedModelDir } from '@vae/models/node';
 import { readTestDataSets } from '@vae/models/onnx';
 import { installedVersion, REPO, runtimeBinary, tempRoot } from './support.ts';
 
 const run = promisify(execFile);
 const IN_CI = /^(1|true)$/i.test(process.env.CI ?? '');
-const MODELS = ['mnist-n64-beta1', 'mnist-n2-beta1'];
+const MODELS = [...RELEASED_MODELS];
 const PRECISIONS = ['fp32', 'fp16', 'int8'];
 const SEEDED = 4;
 
