@@ -22,8 +22,12 @@ import type { KitResults } from '../src/report.js';
 
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const MNIST = join(REPO, '..', 'shared', 'datasets', 'mnist');
-/** MAX_UNPACKED_MIB unpacked, without models, packs to MAX_PACKED with xz -9e (README.md); growth past this needs a new size check. */
-const MAX_UNPACKED = 215 * 2 ** 20;
+/**
+ * The kit without models: 200.9 MiB unpacked, 44.1 MiB with xz -9e (README.md), which with the
+ * working tree leaves ~1.6 MiB of the device tool's 64 MiB. Growth past this needs `npm run
+ * gpu-kit -- --without-models` to check the sum again.
+ */
+const MAX_UNPACKED = 205 * 2 ** 20;
 
 const missing = !existsSync(SWIFTSHADER) ? `no SwiftShader Vulkan driver (${SWIFTSHADER}, Debian's chromium)`
   : !existsSync('/usr/lib/x86_64-linux-gnu/libvulkan.so.1') ? 'no Vulkan loader (Debian\'s libvulkan1)' : undefined;
