@@ -5,9 +5,10 @@
  *
  * Phases, each in its own process with a time limit: the machine (GPU, Vulkan driver, WebGPU
  * adapter, CUDA provider), the parity rows node-cpu and node-webgpu for every released model,
- * decode throughput of the MLP and the conv n = 64 decoders on WebGPU and on the CPU, one epoch of tfjs training on webgpu and on wasm
- * (2 threads), and training steps per second against the batch size. Writes gpu-kit-results.json and gpu-kit-results.md to --out; the last line
- * printed is the JSON summary. A failing phase is recorded and the others still run.
+ * decode throughput of the MLP and the conv n = 64 decoders on WebGPU and on the CPU, one epoch
+ * of tfjs training on webgpu and on wasm (2 threads), and training steps per second against the
+ * batch size. Writes gpu-kit-results.json and gpu-kit-results.md to --out; the last line printed
+ * is the JSON summary. A failing phase is recorded and the others still run.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -147,7 +148,7 @@ async function runAll(plan: Plan): Promise<KitResults> {
     summary: {} as KitResults['summary'],
   };
   for (const [key, name, args, limit] of steps) {
-    results.phases[key] = await phase(name, args, plan.phaseSeconds ?? limit);
+    results.phases[key] = await phase(key, name, args, plan.phaseSeconds ?? limit);
     results.seconds = Math.round((Date.now() - started) / 1000);
     await save(results, plan.out);
   }
@@ -155,9 +156,10 @@ async function runAll(plan: Plan): Promise<KitResults> {
 }
 
 /** Runs one phase in a child process of this Node, with a time limit; its last stdout line is its JSON result. */
-function phase(name: string, args: unknown[], limitSeconds: number): Promise<PhaseOutcome> {
+function phase(key: string, name: string, args: unknown[], limitSeconds: number): Promise<PhaseOutcome> {
   const started = Date.now();
-  console.error(`== ${name} ${args.filter((a) => typeof a === 'string' && !a.includes('/')).join(' ')}`);
+  // The results' key, not the phase's name: the two decoders' phases share a name.
+  console.error(`== ${key}`);
   return new Promise((done) => {
     const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--phase', name, '--args', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
