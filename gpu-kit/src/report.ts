@@ -15,6 +15,9 @@ export interface KitResults {
     parity: PhaseOutcome;
     decodeWebgpu: PhaseOutcome;
     decodeCpu: PhaseOutcome;
+    /** The conv VAE's decoder (mnist-n64-conv); the two above are the MLP's (mnist-n64-beta1). */
+    decodeConvWebgpu: PhaseOutcome;
+    decodeConvCpu: PhaseOutcome;
     trainWebgpu: PhaseOutcome;
     trainWasm: PhaseOutcome;
     trainScaling: PhaseOutcome;
@@ -28,8 +31,10 @@ export interface Summary {
   /** A software adapter (SwiftShader, llvmpipe): the speed figures are the CPU's, not a GPU's. */
   softwareAdapter: boolean | null;
   parity: { passed: boolean; rows: number; failed: number } | null;
-  /** Decode images/s at the largest batch on WebGPU and on the CPU, and their ratio. */
-  decode: { batch: number; webgpu: number; cpu: number; ratio: number } | null;
+  /** The MLP n = 64 decoder's images/s at the largest batch on WebGPU and on the CPU, and their ratio. */
+  decode: DecodeSummary | null;
+  /** The same for the conv n = 64 decoder (its largest batch is smaller: run.ts says why). */
+  decodeConv: DecodeSummary | null;
   /** Training steps/s at batch 256 on tfjs-webgpu and on tfjs-wasm (2 threads), their ratio, and the test losses after one epoch. */
   train: { webgpuStepsPerSec: number; wasmStepsPerSec: number; ratio: number; webgpuTestLoss: number; wasmTestLoss: number } | null;
   cuda: string | null;
@@ -37,13 +42,13 @@ export interface Summary {
   seconds: number;
 }
 
+export interface DecodeSummary { batch: number; webgpu: number; cpu: number; ratio: number }
+
 const ok = <T>(p: PhaseOutcome): T | undefined => (p.ok ? (p.result as T) : undefined);
 
 export function summarize(r: KitResults): Summary {
   const env = ok<EnvironmentResult>(r.phases.environment);
   const parity = ok<ParityResult>(r.phases.parity);
-  const gpuDecode = ok<DecodeResult>(r.phases.decodeWebgpu)?.batches.at(-1);
-  const cpuDecode = ok<DecodeResult>(r.phases.decodeCpu)?.batches.at(-1);
   const gpuTrain = ok<TrainResult>(r.phases.trainWebgpu);
   const cpuTrain = ok<TrainResult>(r.phases.trainWasm);
   return {
@@ -51,9 +56,8 @@ export function summarize(r: KitResults): Summary {
     adapter: env?.webgpu.adapter ?? null,
     softwareAdapter: env?.webgpu.software ?? null,
     parity: parity ? { passed: parity.passed, rows: parity.rows.length, failed: parity.rows.filter((x) => x.status !== 'pass').length } : null,
-    decode: gpuDecode && cpuDecode && gpuDecode.batch === cpuDecode.batch
-      ? { batch: gpuDecode.batch, webgpu: gpuDecode.imagesPerSec, cpu: cpuDecode.imagesPerSec, ratio: round2(gpuDecode.imagesPerSec / cpuDecode.imagesPerSec) }
-      : null,
+    decode: decodeSummary(r.phases.decodeWebgpu, r.phases.decodeCpu),
+    decodeConv: decodeSummary(r.phases.decodeConvWebgpu, r.phases.decodeConvCpu),
     train: gpuTrain && cpuTrain
       ? {
         webgpuStepsPerSec: gpuTrain.stepsPerSec, wasmStepsPerSec: cpuTrain.stepsPerSec, ratio: round2(gpuTrain.stepsPerSec / cpuTrain.stepsPerSec),
@@ -64,6 +68,13 @@ export function summarize(r: KitResults): Summary {
     failedPhases: Object.entries(r.phases).filter(([, p]) => !p.ok).map(([name]) => name),
     seconds: r.seconds,
   };
+}
+
+/** The largest batch of both devices (null unless both ran it). */
+function decodeSummary(webgpu: PhaseOutcome, cpu: PhaseOutcome): DecodeSummary | null {
+  const g = ok<DecodeResult>(webgpu)?.batches.at(-1);
+  const c = ok<DecodeResult>(cpu)?.batches.at(-1);
+  return g && c && g.batch === c.batch ? { batch: g.batch, webgpu: g.imagesPerSec, cpu: c.imagesPerSec, ratio: round2(g.imagesPerSec / c.imagesPerSec) } : null;
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
@@ -94,19 +105,8 @@ export function formatMarkdown(r: KitResults): string {
   } else lines.push(failure(r.phases.parity));
 
   lines.push('', '## Decode throughput (fp32 decoder, session.run, outputs copied back)', '');
-  const gpu = ok<DecodeResult>(r.phases.decodeWebgpu);
-  const cpu = ok<DecodeResult>(r.phases.decodeCpu);
-  if (gpu || cpu) {
-    lines.push('| batch | WebGPU images/s | CPU images/s | WebGPU / CPU |', '| ---: | ---: | ---: | ---: |');
-    const batches = (gpu ?? cpu)!.batches.map((b) => b.batch);
-    for (const batch of batches) {
-      const g = gpu?.batches.find((b) => b.batch === batch)?.imagesPerSec;
-      const c = cpu?.batches.find((b) => b.batch === batch)?.imagesPerSec;
-      lines.push(`| ${batch} | ${g ?? '—'} | ${c ?? '—'} | ${g && c ? (g / c).toFixed(2) : '—'} |`);
-    }
-  }
-  if (!gpu) lines.push('', `WebGPU: ${failure(r.phases.decodeWebgpu)}`);
-  if (!cpu) lines.push('', `CPU: ${failure(r.phases.decodeCpu)}`);
+  lines.push(...decodeTable('MLP, n = 64 (mnist-n64-beta1)', r.phases.decodeWebgpu, r.phases.decodeCpu));
+  lines.push(...decodeTable('conv, n = 64 (mnist-n64-conv), ~7x the multiply-adds per image', r.phases.decodeConvWebgpu, r.phases.decodeConvCpu));
 
   lines.push('', '## tfjs training, one epoch of MNIST (paper model, batch 256)', '');
   const tg = ok<TrainResult>(r.phases.trainWebgpu);
@@ -127,6 +127,23 @@ export function formatMarkdown(r: KitResults): string {
   } else lines.push(failure(r.phases.trainScaling));
   lines.push('', '## Summary', '', '```json', JSON.stringify(s, null, 2), '```', '');
   return lines.filter((l, i) => l !== '' || lines[i - 1] !== '').join('\n');
+}
+
+function decodeTable(title: string, webgpu: PhaseOutcome, cpu: PhaseOutcome): string[] {
+  const lines = ['', `### ${title}`, ''];
+  const gpu = ok<DecodeResult>(webgpu);
+  const cpuResult = ok<DecodeResult>(cpu);
+  if (gpu || cpuResult) {
+    lines.push('| batch | WebGPU images/s | CPU images/s | WebGPU / CPU |', '| ---: | ---: | ---: | ---: |');
+    for (const batch of (gpu ?? cpuResult)!.batches.map((b) => b.batch)) {
+      const g = gpu?.batches.find((b) => b.batch === batch)?.imagesPerSec;
+      const c = cpuResult?.batches.find((b) => b.batch === batch)?.imagesPerSec;
+      lines.push(`| ${batch} | ${g ?? '—'} | ${c ?? '—'} | ${g && c ? (g / c).toFixed(2) : '—'} |`);
+    }
+  }
+  if (!gpu) lines.push('', `WebGPU: ${failure(webgpu)}`);
+  if (!cpuResult) lines.push('', `CPU: ${failure(cpu)}`);
+  return lines;
 }
 
 function failure(p: PhaseOutcome): string {
