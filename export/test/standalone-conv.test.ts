@@ -222,8 +222,11 @@ test('the conv decoder: every precision matches its golden outputs within the st
       const tol = toleranceFor('standalone-node', precision, 'x_hat');
       assert.ok(max <= tol, `mnist-n64-conv ${precision} ${kernel}: max abs ${max} > ${tol}`);
     }
-    // The two kernels: the same float32 arithmetic up to summation order.
+    // The two kernels: the same float32 arithmetic up to summation order, which moves the last
+    // bits of the transposed convs' 1,024-term sums (64 channels x 4 x 4 taps): the released
+    // model's largest gap is 1.2e-6 (fp32, a pixel at 0.42), so the bound is 5e-6, half the fp32
+    // x_hat tolerance, not a tighter guess.
     const n = out.length / 2;
-    for (let s = 0; s < n; s++) out[s].forEach((v, j) => assert.ok(Math.abs(v - out[s + n][j]) <= 1e-6, `${precision}: wasm vs js at ${j}`));
+    for (let s = 0; s < n; s++) out[s].forEach((v, j) => assert.ok(Math.abs(v - out[s + n][j]) <= 5e-6, `${precision}: wasm vs js at ${j}: ${v} vs ${out[s + n][j]}`));
   }
 });
